@@ -1,0 +1,94 @@
+"""`guard` command line: serve, scan, quarantine, audit, check-config.
+
+Each sub-command module registers its own parser; this file only composes them.
+Exit codes: 0 ok, 1 findings (scan) or refused action, 2 error (bad config, bad input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from guard import __version__
+from guard.config import Settings, load_settings
+from guard.errors import ConfigError, GuardError, RuleError
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return load_settings(getattr(args, "config", None))
+
+
+def add_config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="TOML settings file (default: embedded defaults)")
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from guard.app import build_services, serve_forever
+
+    settings = settings_from_args(args)
+    if args.workers and args.workers > 1:
+        from guard.workers import run_workers
+
+        return run_workers(settings, args.workers, config_path=args.config)
+    services = build_services(settings)
+    asyncio.run(serve_forever(services))
+    return 0
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    from guard.inspection import Inspector
+
+    settings = settings_from_args(args)
+    inspector = Inspector.from_settings(settings)
+    print(f"config ok: {inspector.rule_count} detectors, {inspector.policy_rows} policy rows, "
+          f"{len(settings.chat.routes)} chat routes, store {settings.store.url.split(':', 1)[0]}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="guard", description="Outbound Guard: inspect outbound mail and chat for sensitive customer data."
+    )
+    parser.add_argument("--version", action="version", version=f"guard {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the SMTP relay and the HTTP listener")
+    add_config_arg(serve)
+    serve.add_argument("--workers", type=int, default=1, help="processes sharing the listening sockets")
+    serve.set_defaults(func=_cmd_serve)
+
+    from guard import scan_cli
+
+    scan_cli.register(sub)
+
+    check = sub.add_parser("check-config", help="validate settings, rules and policy, then exit")
+    add_config_arg(check)
+    check.set_defaults(func=_cmd_check_config)
+
+    try:
+        from guard.review import cli as review_cli
+    except ImportError:  # pragma: no cover - the review package is optional only during development
+        review_cli = None  # type: ignore[assignment]
+    if review_cli is not None:
+        review_cli.register(sub, add_config_arg)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except (ConfigError, RuleError) as exc:
+        print(f"guard: configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    except GuardError as exc:
+        print(f"guard: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
