@@ -16,7 +16,7 @@ from typing import Any
 from guard.config import Settings, split_listen
 from guard.inspection import Inspector
 from guard.logs import get_logger
-from guard.metrics import Metrics
+from guard.metrics import Metrics, make_metrics_refresher
 from guard.store.base import QuarantineStore
 
 
@@ -36,13 +36,15 @@ def build_services(settings: Settings, *, metrics: Metrics | None = None) -> Ser
     from guard.store import open_store
 
     settings.data_path.mkdir(parents=True, exist_ok=True)
-    return Services(
+    services = Services(
         settings=settings,
         inspector=Inspector.from_settings(settings),
         store=open_store(settings),
         metrics=metrics or Metrics(),
         log=get_logger("guard", settings.log),
     )
+    services.extras["metrics_refresh"] = make_metrics_refresher(services)  # backlog gauges on scrape
+    return services
 
 
 class GuardServer:
