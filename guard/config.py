@@ -82,6 +82,8 @@ class SmtpSettings(_Section):
     quarantine_reply: Literal["accept", "reject"] = "accept"  # 250 (Postfix) or 550 (agents)
     session_timeout_s: float = 300.0
     inspect_timeout_s: float = 30.0
+    max_commands: int = 10_000  # per command verb per connection; then 421 and close
+    max_errors: int = 20  # 4xx/5xx replies per connection; then 421 and close
 
     @field_validator("listen")
     @classmethod
