@@ -1,0 +1,254 @@
+"""Test support for the quarantine store, review and e2e tests: a private PostgreSQL cluster,
+an SMTP sink and a webhook sink (real servers on loopback), and sample quarantine items.
+
+Imported by tests/store, tests/review and tests/e2e conftests (tests/ is on sys.path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from guard.store.base import NewItem
+
+CARD = "4111 1111 1111 1111"
+SSN = "078-05-1120"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------
+def pg_bin_dir() -> Path | None:
+    """The newest PostgreSQL server binaries, or None (tests then skip and say why)."""
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=lambda p: int(p.split("/")[4]))
+    if candidates:
+        return Path(candidates[-1]).parent
+    found = shutil.which("postgres")
+    return Path(found).parent if found else None
+
+
+@dataclass
+class PgCluster:
+    """A throw-away cluster owned by `postgres` (PostgreSQL refuses to run as root)."""
+
+    bindir: Path
+    root: Path
+    port: int
+    as_user: list[str] = field(default_factory=list)
+    databases: int = 0
+
+    def run(self, *args: str) -> None:
+        subprocess.run([*self.as_user, *args], check=True, capture_output=True, timeout=60)
+
+    @classmethod
+    def start(cls) -> PgCluster:
+        bindir = pg_bin_dir()
+        if bindir is None:
+            pytest.skip("PostgreSQL server binaries not found (apt-get install postgresql)")
+        root = Path(tempfile.mkdtemp(prefix="guard-pg-"))
+        as_user: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(root, "postgres", "postgres")
+            as_user = ["runuser", "-u", "postgres", "--"]
+        cluster = cls(bindir=bindir, root=root, port=_free_port(), as_user=as_user)
+        data = root / "data"
+        cluster.run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                    "--locale=C", "--no-sync")
+        opts = (f"-p {cluster.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={root} "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        cluster.run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "-t", "30",
+                    "start")
+        return cluster
+
+    def stop(self) -> None:
+        try:
+            self.run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def url(self, db: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{db}"
+
+    def new_database(self) -> str:
+        import psycopg
+
+        self.databases += 1
+        name = f"guard_t{self.databases}_{os.getpid()}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    cluster = PgCluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+# -- SMTP sink -----------------------------------------------------------------------------
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def headers(self) -> Any:
+        return message_from_bytes(self.data)
+
+
+class SmtpSink:
+    """An aiosmtpd server in the test's loop that records every message; can be told to refuse."""
+
+    def __init__(self) -> None:
+        self.messages: list[Received] = []
+        self.reply: str | None = None  # e.g. "451 4.3.0 try later" to fail deliveries
+        self.server: asyncio.AbstractServer | None = None
+        self.port = 0
+        self.arrived = asyncio.Event()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.reply:
+            return self.reply
+        self.messages.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos),
+                                      bytes(envelope.original_content or b"")))
+        self.arrived.set()
+        return "250 2.0.0 OK queued"
+
+    async def start(self) -> SmtpSink:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(
+            lambda: SMTP(self, enable_SMTPUTF8=True, hostname="sink.test"), "127.0.0.1", 0
+        )
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    async def wait_for(self, n: int, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < n and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def smtp_sink() -> Any:
+    sink = await SmtpSink().start()
+    try:
+        yield sink
+    finally:
+        await sink.stop()
+
+
+class WebhookSink:
+    """An aiohttp app that records every POST, answering like Slack (200 `ok`) unless told otherwise."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.status = 200
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        self.requests.append({"path": request.path_qs, "body": await request.read(),
+                              "headers": dict(request.headers)})
+        return web.Response(status=self.status, text="ok" if self.status == 200 else "no_service")
+
+    async def start(self) -> WebhookSink:
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", self._hook)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self.runner.addresses[0][1]
+        return self
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    def url(self, path: str = "/services/T0/B0/X") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+@pytest.fixture
+async def webhook_sink() -> Any:
+    sink = await WebhookSink().start()
+    try:
+        yield sink
+    finally:
+        await sink.stop()
+
+
+# -- sample items ----------------------------------------------------------------------------
+def mail_item(*, subject: str = f"Refund for card {CARD}", sender: str = "agent@example.com",
+              recipients: tuple[str, ...] = ("customer@example.net",), marker: str = "") -> NewItem:
+    """An SMTP quarantine item with one card finding at exact offsets in the body segment."""
+    body = f"Hello,\r\n\r\nthe card on file is {CARD} and the SSN {SSN}.\r\n{marker}\r\n"
+    raw = (f"From: {sender}\r\nTo: {', '.join(recipients)}\r\nSubject: {subject}\r\n"
+           f"Message-ID: <{marker or 'm1'}@example.com>\r\n\r\n{body}").encode()
+    text = body.replace("\r\n", "\n")
+    start = text.index(CARD)
+    ssn = text.index(SSN)
+    findings = [
+        {"type": "CREDIT_CARD", "category": "pci", "start": start, "end": start + len(CARD), "score": 0.99,
+         "detector": "card.luhn", "preview": "**** **** **** 1111", "hash": "h1", "segment": 1,
+         "explanation": ["luhn ok"]},
+        {"type": "US_SSN", "category": "pii", "start": ssn, "end": ssn + len(SSN), "score": 0.9,
+         "detector": "ssn", "preview": "***-**-1120", "hash": "h2", "segment": 1, "explanation": []},
+    ]
+    return NewItem(
+        channel="smtp", sender=sender, recipients=recipients, route=None, content=raw,
+        envelope={"mail_from": sender, "rcpt_tos": list(recipients), "mail_options": []},
+        findings=findings,
+        segments=[{"source": "header Subject", "kind": "header", "text": subject},
+                  {"source": "body", "kind": "text", "text": text}],
+        types={"CREDIT_CARD": 1, "US_SSN": 1}, severity="high", action="quarantine", rows=["external-pci"],
+        explanation="external recipient; 1 CREDIT_CARD, 1 US_SSN: held for review", subject=subject,
+    )
+
+
+def chat_item(route: str = "support", marker: str = "") -> NewItem:
+    text = f"customer card {CARD} {marker}"
+    body = ('{"text": "' + text + '"}').encode()
+    start = text.index(CARD)
+    return NewItem(
+        channel="chat", sender="", recipients=(), route=route, content=body,
+        envelope={"route": route, "query": "", "content_type": "application/json"},
+        findings=[{"type": "CREDIT_CARD", "category": "pci", "start": start, "end": start + len(CARD),
+                   "score": 0.99, "detector": "card.luhn", "preview": "**** **** **** 1111", "hash": "h1",
+                   "segment": 0, "explanation": []}],
+        segments=[{"source": "payload text", "kind": "text", "text": text}],
+        types={"CREDIT_CARD": 1}, severity="high", action="quarantine", rows=["external-pci"],
+        explanation="external route; 1 CREDIT_CARD: held for review",
+    )
