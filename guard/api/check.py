@@ -1,0 +1,145 @@
+"""POST /api/v1/check: an agent's pre-flight check of a draft, and the served OpenAPI spec.
+
+The reply says what would happen if the draft were sent now (action, audience, policy rows,
+explanation, advice), what was found (type, offsets, masked preview, score, detector; never
+the value) and a redacted version the agent may send instead. Nothing is stored or sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from guard.api.auth import BearerAuth
+from guard.api.drafts import Draft, DraftError, parse_draft
+from guard.chat.payload import PayloadError, loads_strict
+from guard.http.app import json_error
+from guard.model import Finding, Verdict
+
+if TYPE_CHECKING:
+    from guard.app import Services
+    from guard.inspection import Inspector
+
+OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+_THREAD_THRESHOLD = 64 * 1024
+
+
+def setup(app: web.Application, services: Services) -> None:
+    api = CheckApi(services)
+    app.router.add_post("/api/v1/check", api.check)
+    app.router.add_get("/api/v1/openapi.yaml", api.openapi)
+
+
+def _segment_redaction(inspector: Inspector, verdict: Verdict, text: str) -> str:
+    """Mask `text` using the verdict's findings for the segment holding exactly this text."""
+    for index, segment in enumerate(verdict.segments):
+        if segment.text == text:
+            findings = [f for f in verdict.findings if f.segment == index]
+            return inspector.redact_text(text, findings) if findings else text
+    found = inspector.scan_text(text)  # the pipeline split or changed the text; scan it on its own
+    return inspector.redact_text(text, found) if found else text
+
+
+def redacted_version(inspector: Inspector, draft: Draft, verdict: Verdict) -> dict[str, Any]:
+    """What the agent could send instead: the same draft with every finding masked."""
+    req = draft.request
+    if draft.route is not None:
+        return {"payload": inspector.redact_json(req.payload) if verdict.findings else req.payload}
+    out: dict[str, Any] = {}
+    found = bool(verdict.findings)
+    if req.subject:
+        out["subject"] = _segment_redaction(inspector, verdict, req.subject) if found else req.subject
+    if req.text is not None:
+        out["text"] = _segment_redaction(inspector, verdict, req.text) if found else req.text
+    if req.eml is not None:
+        raw = draft.message.raw or b""
+        masked = inspector.redact_message(raw) if verdict.findings else raw
+        out["eml"] = masked.decode("utf-8", errors="replace")
+    return out
+
+
+def _finding(f: Finding, verdict: Verdict) -> dict[str, Any]:
+    d = f.as_dict()
+    if 0 <= f.segment < len(verdict.segments):
+        d["source"] = verdict.segments[f.segment].source
+    return d
+
+
+def verdict_body(verdict: Verdict, redacted: dict[str, Any]) -> dict[str, Any]:
+    body = verdict.summary()
+    body["types"] = sorted(body["counts"])
+    body["advice"] = verdict.decision.advice
+    body["decisions"] = {
+        aud.value: {
+            "action": d.action.value, "rows": list(d.rows), "explanation": d.explanation, "advice": d.advice,
+        }
+        for aud, d in verdict.decisions.items()
+    }
+    body["findings"] = [_finding(f, verdict) for f in verdict.findings]
+    body["segments"] = [
+        {"index": i, "source": s.source, "kind": s.kind} for i, s in enumerate(verdict.segments)
+    ]
+    body["recipients"] = [
+        {
+            "address": r.address, "audience": r.audience.value, "domain": r.domain,
+            "lookalike_of": r.lookalike_of,
+        }
+        for r in verdict.recipients
+    ]
+    body["redacted"] = redacted
+    body["duration_ms"] = round(verdict.duration_s * 1000, 3)
+    return body
+
+
+class CheckApi:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.auth = BearerAuth(services.settings)
+        self._spec: bytes | None = None
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        if self._spec is None:
+            self._spec = OPENAPI_PATH.read_bytes()
+        return web.Response(body=self._spec, content_type="application/yaml", charset="utf-8")
+
+    async def check(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        caller = self.auth.authenticate(request)
+        if caller is None:
+            resp = json_error(401, "unauthorized", "a valid token is required: Authorization: Bearer TOKEN")
+            resp.headers.update(BearerAuth.challenge())
+            return resp
+        limit = self.services.settings.http.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            return json_error(413, "request_entity_too_large", f"request body larger than {limit} bytes")
+        try:
+            draft = parse_draft(loads_strict(await request.read()), self.services.settings)
+        except (PayloadError, DraftError) as exc:
+            return json_error(400, getattr(exc, "error", "invalid_request"), str(exc))
+        inspector = self.services.inspector
+        try:
+            if len(draft.message.text or "") + len(draft.message.raw or b"") > _THREAD_THRESHOLD:
+                verdict = await asyncio.to_thread(inspector.inspect, draft.message)
+            else:
+                verdict = inspector.inspect(draft.message)
+            redacted = redacted_version(inspector, draft, verdict)
+        except Exception as exc:
+            self.services.metrics.inspection_errors.labels("api").inc()
+            self.services.log.error(
+                "check failed closed", extra={"event": "api_check_failed", "error": type(exc).__name__},
+            )
+            return json_error(503, "inspection_failed", "the draft could not be inspected; do not send it")
+        metrics = self.services.metrics
+        metrics.count_verdict("api", verdict.audience.value, verdict.action.value, verdict.counts())
+        metrics.inspection_seconds.labels("api").observe(verdict.duration_s)
+        self.services.log.info("draft checked", extra={
+            "event": "api_check", "caller": caller.name, "draft": draft.message.meta.get("draft"),
+            "route": draft.message.route, "action": verdict.action.value, "audience": verdict.audience.value,
+            "counts": verdict.counts(), "rows": list(verdict.rows),
+            "ms": round((time.perf_counter() - started) * 1000, 2),
+        })
+        return web.json_response(verdict_body(verdict, redacted))
