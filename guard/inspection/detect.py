@@ -1,0 +1,190 @@
+"""Detection: run the compiled rule packs over normalised text and score every candidate.
+
+Every pattern is compiled with RE2, so matching is linear in the input (no catastrophic
+backtracking, whatever a rule author writes). A candidate's score is explained step by step:
+pattern, validator, context words (including a table's column header), negative context.
+Overlapping candidates of different types are resolved by score.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import re2
+
+from guard.inspection.refine import REFINERS
+from guard.inspection.rules import Detector, re2_options
+from guard.inspection.tables import TableContext
+from guard.inspection.validators import REGISTRY as VALIDATORS
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A scored match in normalised text; `value` never leaves the inspection package."""
+
+    detector: Detector
+    start: int
+    end: int
+    value: str
+    score: float
+    explanation: list[str]
+
+
+def _words_regex(words: list[str]) -> re.Pattern[str] | None:
+    if not words:
+        return None
+    alternatives = sorted({re.escape(w.lower()) for w in words}, key=len, reverse=True)
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(alternatives) + r")(?![a-z])")
+
+
+_ALNUM = re.compile(r"[0-9A-Za-z]")
+
+
+class CompiledDetector:
+    """One detector with its patterns compiled and its context word lists ready."""
+
+    def __init__(self, det: Detector, custom: Callable[..., Iterator[Candidate]] | None = None) -> None:
+        self.det = det
+        flags = "(?i)" if det.case_insensitive else ""
+        self.patterns = [(re2.compile(flags + p.regex, re2_options()), p) for p in det.patterns]
+        self.validator = VALIDATORS[det.validator] if det.validator else None
+        self.refiner = REFINERS[det.refiner]
+        self.context = _words_regex(det.context.words)
+        self.negative = _words_regex(det.negative_context.words)
+        self.custom = custom
+
+    def _boundary_ok(self, text: str, start: int, end: int) -> bool:
+        kind = self.det.boundary
+        if kind == "none":
+            return True
+        before = text[start - 1] if start > 0 else " "
+        after = text[end] if end < len(text) else " "
+        if kind == "word":
+            return not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_")
+        if before.isalnum() or after.isalnum():
+            return False
+        if kind == "numeric":
+            # "1234-567-89-0123": a separator followed by more digits means we are inside a longer number.
+            if before in "-./" and start > 1 and text[start - 2].isdigit():
+                return False
+            if after in "-/" and end + 1 < len(text) and text[end + 1].isdigit():
+                return False
+        return True
+
+    def candidates(self, text: str, low: str, tables: TableContext) -> Iterator[Candidate]:
+        det = self.det
+        for compiled, pattern in self.patterns:
+            for m in compiled.finditer(text):
+                s, e = m.span(pattern.group)
+                if s < 0 or s == e:
+                    continue
+                for cs, ce, value in self.refiner(text, s, e, det, self.validator):
+                    if not self._boundary_ok(text, cs, ce):
+                        continue
+                    base = det.score if pattern.score is None else pattern.score
+                    why = [f"pattern {pattern.name}: {base:.2f}"]
+                    if self.validator is not None:
+                        if not self.validator(value):
+                            continue
+                        if det.validated_score is not None:
+                            base = max(base, det.validated_score)
+                        why.append(f"validator {det.validator}: pass -> {base:.2f}")
+                    score = self.score_context(text, low, cs, ce, base, why, tables)
+                    if score is None:
+                        continue
+                    yield Candidate(det, cs, ce, value, score, why)
+
+    def score_context(
+        self, text: str, low: str, start: int, end: int, base: float, why: list[str], tables: TableContext,
+    ) -> float | None:
+        det = self.det
+        score = base
+        cue_distance: int | None = None
+        header = tables.header_for(text, start)
+        if self.context is not None:
+            ctx = det.context
+            if header is not None and self.context.search(header):
+                cue_distance = 0
+                why.append("context: column header")
+            else:
+                lo = max(0, start - ctx.before)
+                best = None
+                for m in self.context.finditer(low, lo, start):
+                    best = m
+                if best is not None:
+                    cue_distance = start - best.end()
+                    why.append(f"context before: {best.group()!r}")
+                elif ctx.after:
+                    m2 = self.context.search(low, end, min(len(low), end + ctx.after))
+                    if m2 is not None:
+                        cue_distance = (m2.start() - end) + ctx.before // 2
+                        why.append(f"context after: {m2.group()!r}")
+            if cue_distance is not None:
+                span = max(ctx.before, 1)
+                gain = ctx.boost * (1.0 - 0.5 * min(cue_distance, span) / span)
+                score = min(1.0, score + gain)
+                why.append(f"context boost +{gain:.2f} -> {score:.2f}")
+        if det.require_context and cue_distance is None:
+            return None
+        if self.negative is not None:
+            neg = det.negative_context
+            lo = max(0, start - neg.before)
+            last = None
+            for m in self.negative.finditer(low, lo, start):
+                last = m
+            hit_after = neg.after and self.negative.search(low, end, min(len(low), end + neg.after))
+            header_neg = header is not None and self.negative.search(header)
+            neg_distance = start - last.end() if last is not None else None
+            if (last is not None or hit_after or header_neg) and (
+                cue_distance is None or (neg_distance is not None and neg_distance < cue_distance)
+            ):
+                score -= neg.penalty
+                why.append(f"negative context -{neg.penalty:.2f} -> {score:.2f}")
+        if score < det.threshold:
+            return None
+        return score
+
+
+def resolve_overlaps(cands: list[Candidate]) -> list[Candidate]:
+    """Keep the best candidate where several overlap: higher score, then longer span."""
+    if len(cands) < 2:
+        return cands
+    ordered = sorted(cands, key=lambda c: (-c.score, -(c.end - c.start), c.start))
+    kept: list[Candidate] = []
+    taken: list[tuple[int, int]] = []
+    for c in ordered:
+        if any(c.start < e and s < c.end for s, e in taken):
+            continue
+        kept.append(c)
+        taken.append((c.start, c.end))
+    kept.sort(key=lambda c: c.start)
+    return kept
+
+
+class DetectionEngine:
+    """All enabled detectors, compiled once; `find(text)` is pure and thread-safe."""
+
+    def __init__(self, detectors: list[Detector], custom_engines: dict[str, Any]) -> None:
+        self.detectors: list[CompiledDetector] = []
+        for det in detectors:
+            custom = custom_engines.get(det.engine) if det.engine != "regex" else None
+            self.detectors.append(CompiledDetector(det, custom))
+
+    def __len__(self) -> int:
+        return len(self.detectors)
+
+    def find(self, text: str) -> list[Candidate]:
+        low = text.lower()
+        if len(low) != len(text):  # a few characters change length when lowered; keep offsets exact
+            low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+        tables = TableContext(text)
+        found: list[Candidate] = []
+        for cd in self.detectors:
+            if cd.custom is not None:
+                found.extend(cd.custom(cd, text, low, tables))
+            else:
+                found.extend(cd.candidates(text, low, tables))
+        return resolve_overlaps(found)

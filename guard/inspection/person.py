@@ -1,0 +1,128 @@
+"""Person names, best effort: capitalised word runs scored by name lists and position cues.
+
+Name lists (rules/names/) are derived from the names-dataset package (real-world names per
+country; scripts/build_name_lists.py). Cues: a greeting ("Dear", "Hi"), a label ("Customer:"),
+a signature block (the lines after "Thanks," or "--"), a table's "name" column.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from guard.inspection.detect import Candidate, CompiledDetector
+    from guard.inspection.tables import TableContext
+
+_TOKEN = r"(?:[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:[-'][A-Z]?[a-z]+)?)"
+_RUN = re.compile(rf"(?<![\w@.]){_TOKEN}(?: (?:[A-Z]\. )?{_TOKEN}){{1,3}}(?![\w@])")
+
+_GREETINGS = re.compile(
+    r"(?:\b(?:dear|hi|hello|hey|morning|afternoon|evening|thanks|thank you|attn|attention|"
+    r"customer|client|traveller|traveler|passenger|guest|member|patient|cardholder|holder|beneficiary|"
+    r"name|for|from|to|contact|agent|caller|applicant|employee|user|mr|mrs|ms|miss|dr|prof|sir|madam)"
+    r"[.:,]?\s{0,3}$)",
+    re.IGNORECASE,
+)
+_CLOSINGS = re.compile(
+    r"(?:thanks|thank you|regards|best|cheers|sincerely|respectfully|yours|warmly|--|—)[ ,.!]*\s*$",
+    re.IGNORECASE,
+)
+_AFTER_CUES = re.compile(
+    r"^(?:\s*(?:\||\(|,\s*(?:customer|agent|manager|team)|called|said|wrote|asked|wants|requested|"
+    r"confirmed|\(born|has been|is |was |will ))",
+    re.IGNORECASE,
+)
+
+# Capitalised words that are never part of a person's name in this setting.
+_STOP = frozenset("""
+a an and the of for to in on at by with from as is are was be been or not no yes this that these those
+dear hi hello hey good morning afternoon evening thanks thank regards kind best warm cheers sincerely
+team support customer customers service services care billing account accounts desk travel fraud claims
+operations operation department dept office bank banking credit union energy home insurance health
+telecom streaming outfitters group inc ltd llc corp company co holdings partners bluepeak harbor pine
+developer developers security sales marketing finance legal hr it admin help center centre
+street st avenue ave road rd lane ln drive dr court ct boulevard blvd suite apt unit box
+monday tuesday wednesday thursday friday saturday sunday january february march april may june july
+august september october november december jan feb mar apr jun jul aug sep sept oct nov dec
+please note re fw fwd subject hi all regards mr mrs ms miss dr prof sir madam
+new old north south east west city county state states united america american
+card visa mastercard amex discover iban ssn dob passport routing checking savings
+internal external escalation issue ticket order invoice payment refund update
+the agent manager director lead senior junior head chief officer
+""".split())
+
+
+@lru_cache(maxsize=1)
+def _names() -> tuple[frozenset[str], frozenset[str]]:
+    from guard.inspection.rules import shipped_rules_dir
+
+    base = shipped_rules_dir() / "names"
+    first = _read(base / "first_names.txt")
+    last = _read(base / "last_names.txt")
+    return first, last
+
+
+def _read(path: Path) -> frozenset[str]:
+    if not path.exists():
+        return frozenset()
+    return frozenset(
+        line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")
+    )
+
+
+def person_candidates(cd: CompiledDetector, text: str, low: str, tables: TableContext) -> Iterator[Candidate]:
+    from guard.inspection.detect import Candidate
+
+    first_names, last_names = _names()
+    det = cd.det
+    for m in _RUN.finditer(text):
+        tokens: list[tuple[int, int]] = []
+        for t in re.finditer(r"[A-Z][\w'-]*\.?", m.group()):
+            tokens.append((m.start() + t.start(), m.start() + t.end()))
+        while tokens and text[tokens[0][0]:tokens[0][1]].lower().rstrip(".") in _STOP:
+            tokens.pop(0)
+        while tokens and text[tokens[-1][0]:tokens[-1][1]].lower().rstrip(".") in _STOP:
+            tokens.pop()
+        words = [text[s:e].lower() for s, e in tokens]
+        if len(words) < 2 or any(w.rstrip(".") in _STOP for w in words):
+            continue
+        start, end = tokens[0][0], tokens[-1][1]
+        first, last = words[0], words[-1]
+        score = 0.0
+        why: list[str] = []
+        if first in first_names:
+            score += 0.4
+            why.append("first name listed +0.40")
+        if last in last_names:
+            score += 0.3
+            why.append("last name listed +0.30")
+        if score == 0.0:
+            continue
+        line_start = text.rfind("\n", 0, start) + 1
+        prefix = text[max(line_start, start - 40):start]
+        if _GREETINGS.search(prefix):
+            score += 0.3
+            why.append("greeting or label before +0.30")
+        elif not prefix.strip():
+            # First on its line: a signature if a closing line precedes it.
+            prev_end = line_start - 1
+            prev_start = text.rfind("\n", 0, max(prev_end, 0)) + 1
+            if prev_end > 0 and _CLOSINGS.search(text[prev_start:prev_end]):
+                score += 0.3
+                why.append("signature position +0.30")
+            else:
+                score += 0.1
+        if _AFTER_CUES.search(text[end:end + 20]):
+            score += 0.15
+            why.append("cue after +0.15")
+        header = tables.header_for(text, start)
+        if header is not None and "name" in header:
+            score += 0.3
+            why.append("table column 'name' +0.30")
+        score = min(score, 1.0)
+        if score >= det.threshold:
+            yield Candidate(det, start, end, text[start:end], score, why)

@@ -1,0 +1,83 @@
+"""Refiners: turn one pattern match into the exact value spans worth validating.
+
+`digit_groups` tries every run of whole digit groups inside a separated number (longest
+first), so "4111 1111 1111 1111 123" still yields the card and "1234 5678" never yields
+half a group. `iban` cuts a match to its country's IBAN length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from guard.inspection.validators import iban_length
+
+if TYPE_CHECKING:
+    from guard.inspection.rules import Detector
+
+Span = tuple[int, int, str]
+Refiner = Callable[[str, int, int, "Detector", Callable[[str], bool] | None], Iterator[Span]]
+
+
+def _compact(value: str) -> str:
+    return "".join(c for c in value if c.isalnum()).upper()
+
+
+def none(text: str, s: int, e: int, det: Detector, validate: Callable[[str], bool] | None) -> Iterator[Span]:
+    yield s, e, _compact(text[s:e])
+
+
+def digit_groups(text: str, s: int, e: int, det: Detector, validate: Callable[[str], bool] | None) -> Iterator[Span]:
+    groups: list[tuple[int, int]] = []
+    i = s
+    while i < e:
+        if text[i].isdigit():
+            j = i
+            while j < e and text[j].isdigit():
+                j += 1
+            groups.append((i, j))
+            i = j
+        else:
+            i += 1
+    lo, hi = det.min_digits or 1, det.max_digits or 64
+    n = len(groups)
+    a = 0
+    while a < n:
+        total = 0
+        b = a
+        ends: list[int] = []
+        while b < n and total + (groups[b][1] - groups[b][0]) <= hi:
+            total += groups[b][1] - groups[b][0]
+            if total >= lo:
+                ends.append(b)
+            b += 1
+        hit = None
+        for b in reversed(ends):
+            value = "".join(text[gs:ge] for gs, ge in groups[a:b + 1])
+            if validate is None or validate(value):
+                hit = (groups[a][0], groups[b][1], value, b)
+                break
+        if hit is not None:
+            yield hit[0], hit[1], hit[2]
+            a = hit[3] + 1
+        else:
+            a += 1
+
+
+def iban(text: str, s: int, e: int, det: Detector, validate: Callable[[str], bool] | None) -> Iterator[Span]:
+    positions = [i for i in range(s, e) if text[i].isalnum()]
+    if len(positions) < 15:
+        return
+    country = (text[positions[0]] + text[positions[1]]).upper()
+    length = iban_length(country)
+    if length is None or len(positions) < length:
+        return
+    last = positions[length - 1]
+    if last + 1 < len(text) and text[last + 1].isalnum() and last + 1 < e and last + 1 == positions[length]:
+        # The country's length ends inside a longer token: not an IBAN of this shape.
+        return
+    value = "".join(text[p] for p in positions[:length]).upper()
+    yield s, last + 1, value
+
+
+REFINERS: dict[str, Refiner] = {"none": none, "digit_groups": digit_groups, "iban": iban}

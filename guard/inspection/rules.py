@@ -1,0 +1,177 @@
+"""Rule packs: detector records in YAML, validated by pydantic, loaded once at start.
+
+A pack is `{version: 1, macros: {NAME: regex}, detectors: [...]}`. Later packs (the local
+override folder) may replace a shipped detector by id, or disable it with `enabled: false`.
+A bad file stops start-up with a `RuleError` naming the file and the rule id.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import re2
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from guard.errors import RuleError
+from guard.inspection.validators import REGISTRY as VALIDATORS
+
+SHIPPED_RULES = Path(__file__).resolve().parent.parent.parent / "rules"
+
+
+def shipped_rules_dir() -> Path:
+    """The rules/ folder: beside the package in a checkout, inside it when installed."""
+    candidates = [SHIPPED_RULES, Path(__file__).resolve().parent.parent / "default_rules"]
+    for c in candidates:
+        if (c / "policy.yaml").exists():
+            return c
+    raise RuleError(f"shipped rules not found in {', '.join(map(str, candidates))}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Pattern(_Model):
+    name: str = "main"
+    regex: str
+    score: float | None = None  # overrides the detector's base score for this pattern
+    group: int = 0  # which capture group is the value (0: the whole match)
+
+
+class Context(_Model):
+    words: list[str] = Field(default_factory=list)
+    before: int = 60  # characters before the match that are searched
+    after: int = 20
+    boost: float = 0.35
+
+
+class NegativeContext(_Model):
+    words: list[str] = Field(default_factory=list)
+    before: int = 20
+    after: int = 0
+    penalty: float = 0.4
+
+
+class Detector(_Model):
+    id: str
+    type: str
+    category: Literal["pci", "pii", "bank", "identity", "credential", "contact", "other"]
+    description: str = ""
+    enabled: bool = True
+    engine: Literal["regex", "person_names"] = "regex"
+    patterns: list[Pattern] = Field(default_factory=list)
+    refiner: Literal["none", "digit_groups", "iban"] = "none"
+    min_digits: int = 0
+    max_digits: int = 0
+    validator: str | None = None
+    score: float = 0.5  # a pattern match alone
+    validated_score: float | None = None  # when the validator passes (None: same as score)
+    context: Context = Field(default_factory=Context)
+    negative_context: NegativeContext = Field(default_factory=NegativeContext)
+    require_context: bool = False
+    threshold: float = 0.5
+    boundary: Literal["none", "alnum", "word", "numeric"] = "alnum"
+    case_insensitive: bool = False
+
+    @field_validator("validator")
+    @classmethod
+    def _known_validator(cls, value: str | None) -> str | None:
+        if value is not None and value not in VALIDATORS:
+            raise ValueError(f"unknown validator {value!r}; known: {', '.join(sorted(VALIDATORS))}")
+        return value
+
+    @field_validator("score", "validated_score", "threshold")
+    @classmethod
+    def _unit(cls, value: float | None) -> float | None:
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ValueError("scores are between 0 and 1")
+        return value
+
+
+class Pack(_Model):
+    version: int = 1
+    macros: dict[str, str] = Field(default_factory=dict)
+    detectors: list[Detector] = Field(default_factory=list)
+
+
+def _expand(regex: str, macros: dict[str, str]) -> str:
+    for name, value in macros.items():
+        regex = regex.replace("{" + name + "}", value)
+    return regex
+
+
+def re2_options() -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False  # errors are reported as RuleError, not on stderr
+    options.max_mem = 64 << 20
+    return options
+
+
+def _check_regex(regex: str, where: str, case_insensitive: bool) -> None:
+    try:
+        re2.compile(("(?i)" if case_insensitive else "") + regex, re2_options())
+    except Exception as exc:
+        raise RuleError(f"{where}: pattern does not compile with RE2 (linear time): {exc}") from None
+
+
+def _load_file(path: Path, macros: dict[str, str]) -> list[Detector]:
+    try:
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise RuleError(f"{path}: cannot read rule file: {exc}") from None
+    if data is None:
+        return []
+    if not isinstance(data, dict) or "detectors" not in data and "macros" not in data:
+        raise RuleError(f"{path}: expected a mapping with 'detectors'")
+    raw_detectors = data.get("detectors") or []
+    if not isinstance(raw_detectors, list):
+        raise RuleError(f"{path}: 'detectors' must be a list")
+    macros.update({str(k): str(v) for k, v in (data.get("macros") or {}).items()})
+    out = []
+    for i, raw in enumerate(raw_detectors):
+        rid = raw.get("id", f"#{i + 1}") if isinstance(raw, dict) else f"#{i + 1}"
+        try:
+            det = Detector.model_validate(raw)
+        except ValidationError as exc:
+            detail = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}"
+                for e in exc.errors()
+            )
+            raise RuleError(f"{path}: rule {rid}: {detail}") from None
+        expanded = []
+        for p in det.patterns:
+            regex = _expand(p.regex, macros)
+            _check_regex(regex, f"{path}: rule {det.id} pattern {p.name}", det.case_insensitive)
+            expanded.append(p.model_copy(update={"regex": regex}))
+        if det.engine == "regex" and not expanded and det.enabled:
+            raise RuleError(f"{path}: rule {det.id}: a regex detector needs at least one pattern")
+        out.append(det.model_copy(update={"patterns": expanded}))
+    return out
+
+
+def load_detectors(paths: list[Path], local_dir: Path | None = None) -> list[Detector]:
+    """Load packs in order; the local folder's packs override shipped ones by id."""
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files.extend(sorted(x for x in p.glob("*.yaml") if x.name != "policy.yaml"))
+        elif p.exists():
+            files.append(p)
+        else:
+            raise RuleError(f"{p}: rule path not found")
+    if local_dir is not None:
+        if not local_dir.is_dir():
+            raise RuleError(f"{local_dir}: local rules folder not found")
+        files.extend(sorted(x for x in local_dir.glob("*.yaml") if x.name != "policy.yaml"))
+    macros: dict[str, str] = {}
+    by_id: dict[str, Detector] = {}
+    seen_in: dict[str, Path] = {}
+    for f in files:
+        for det in _load_file(f, macros):
+            if det.id in by_id and seen_in[det.id].parent == f.parent and seen_in[det.id] != f:
+                raise RuleError(f"{f}: rule {det.id}: duplicate id (also in {seen_in[det.id]})")
+            by_id[det.id] = det
+            seen_in[det.id] = f
+    return [d for d in by_id.values() if d.enabled]

@@ -1,0 +1,228 @@
+"""Validators: checksums and structural rules that turn a weak pattern match into a certain one.
+
+Rule files name them; each takes the compact value (separators removed, upper-cased) and
+returns True when the value is plausible. Register new ones with `@validator("name")`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+from functools import lru_cache
+
+from stdnum import iban as _iban
+from stdnum.exceptions import ValidationError as _StdnumError
+
+Validator = Callable[[str], bool]
+REGISTRY: dict[str, Validator] = {}
+
+
+def validator(name: str) -> Callable[[Validator], Validator]:
+    def register(fn: Validator) -> Validator:
+        REGISTRY[name] = fn
+        return fn
+
+    return register
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def card_brand(digits: str) -> str | None:
+    """The issuing network for a PAN of this length and prefix, or None."""
+    n = len(digits)
+    p2, p3, p4, p6 = int(digits[:2]), int(digits[:3]), int(digits[:4]), int(digits[:6])
+    if digits[0] == "4" and n in (13, 16, 19):
+        return "visa"
+    if (51 <= p2 <= 55 or 2221 <= p4 <= 2720) and n == 16:
+        return "mastercard"
+    if p2 in (34, 37) and n == 15:
+        return "amex"
+    if (p4 == 6011 or 644 <= p3 <= 649 or p2 == 65 or 622126 <= p6 <= 622925) and 16 <= n <= 19:
+        return "discover"
+    if 3528 <= p4 <= 3589 and 16 <= n <= 19:
+        return "jcb"
+    if (300 <= p3 <= 305 or p2 in (36, 38, 39)) and 14 <= n <= 19:
+        return "diners"
+    if p2 == 62 and 16 <= n <= 19:
+        return "unionpay"
+    if (p2 == 50 or 56 <= p2 <= 69) and 12 <= n <= 19:
+        return "maestro"
+    if p4 in (2200, 2201, 2202, 2203, 2204) and n == 16:
+        return "mir"
+    return None
+
+
+@validator("luhn")
+def luhn(value: str) -> bool:
+    return value.isdigit() and luhn_ok(value)
+
+
+@validator("luhn_card")
+def luhn_card(value: str) -> bool:
+    """Luhn plus a known brand prefix and length; all-same-digit numbers are not cards."""
+    return (
+        value.isdigit() and 12 <= len(value) <= 19 and card_brand(value) is not None
+        and len(set(value)) > 1 and luhn_ok(value)
+    )
+
+
+@validator("iban_mod97")
+def iban_mod97(value: str) -> bool:
+    """ISO 13616: country-specific length and the mod-97 check (python-stdnum)."""
+    try:
+        _iban.validate(value)
+    except _StdnumError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=256)
+def iban_length(country: str) -> int | None:
+    """The IBAN length for a country code, from python-stdnum's IBAN registry."""
+    info = _iban._ibandb.info(country.upper())  # stdnum has no public accessor for the BBAN structure
+    if not info or len(info[0]) < 2 or "bban" not in info[0][1]:
+        return None
+    return 4 + sum(int(n) for n in re.findall(r"(\d+)!?[nace]", info[0][1]["bban"]))
+
+
+@validator("aba_checksum")
+def aba_checksum(value: str) -> bool:
+    """ABA routing transit number: 9 digits, weights 3-7-1, valid Federal Reserve prefix."""
+    if len(value) != 9 or not value.isdigit():
+        return False
+    prefix = int(value[:2])
+    if not (prefix <= 12 or 21 <= prefix <= 32 or 61 <= prefix <= 72 or prefix == 80):
+        return False
+    d = [ord(c) - 48 for c in value]
+    total = 3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5] + d[8])
+    return total % 10 == 0 and value != "000000000"
+
+
+@validator("ssn_rules")
+def ssn_rules(value: str) -> bool:
+    """SSA rules: area not 000, 666 or 900-999; group not 00; serial not 0000."""
+    if len(value) != 9 or not value.isdigit():
+        return False
+    area, group, serial = value[:3], value[3:5], value[5:]
+    if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
+        return False
+    return value not in ("123456789", "078051120", "219099999")  # advertising and example numbers
+
+
+@validator("bank_account")
+def bank_account(value: str) -> bool:
+    """US account numbers are 6-17 digits; runs of one digit are placeholders."""
+    return value.isdigit() and 6 <= len(value) <= 17 and len(set(value)) > 2
+
+
+@validator("passport")
+def passport(value: str) -> bool:
+    digits = sum(c.isdigit() for c in value)
+    return 6 <= len(value) <= 10 and digits >= 5 and len(set(value)) > 2
+
+
+@validator("phone_nanp")
+def phone_nanp(value: str) -> bool:
+    """North American numbers: area and exchange codes do not start with 0 or 1."""
+    digits = "".join(c for c in value.split("X")[0] if c.isdigit())
+    if len(digits) == 11 and digits[0] == "1":
+        digits = digits[1:]
+    elif len(digits) == 13 and digits.startswith("001"):
+        digits = digits[3:]
+    if len(digits) != 10:
+        return False
+    return digits[0] not in "01" and digits[3] not in "01" and len(set(digits)) > 2
+
+
+@validator("phone_intl")
+def phone_intl(value: str) -> bool:
+    import phonenumbers
+
+    digits = "+" + "".join(c for c in value.split("X")[0] if c.isdigit())
+    try:
+        number = phonenumbers.parse(digits, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_possible_number(number)
+
+
+def _parse_date(value: str) -> _dt.date | None:
+    months = {m: i + 1 for i, m in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"))}
+    parts = [p for p in re.split(r"[^0-9A-Z]+", value) if p]
+    nums = [p for p in parts if p.isdigit()]
+    names = [p for p in parts if not p.isdigit()]
+    month = None
+    for name in names:
+        key = name[:3]
+        if key in months:
+            month = months[key]
+    nums = [n.removesuffix("ST") for n in nums]
+    try:
+        if month is not None:
+            ints = [int(re.sub(r"\D", "", n)) for n in nums]
+            year = next((i for i in ints if i >= 1000), None)
+            day = next((i for i in ints if i < 100), None)
+            if year is None or day is None:
+                return None
+            return _dt.date(year, month, day)
+        if len(nums) != 3:
+            return None
+        a, b, c = (int(n) for n in nums)
+        if len(nums[0]) == 4:
+            return _dt.date(a, b, c)
+        year = c if len(nums[2]) == 4 else (1900 + c if c > 30 else 2000 + c)
+        if a > 12:
+            return _dt.date(year, b, a)
+        try:
+            return _dt.date(year, a, b)
+        except ValueError:
+            return _dt.date(year, b, a)
+    except ValueError:
+        return None
+
+
+@validator("birth_date")
+def birth_date(value: str) -> bool:
+    """A real calendar date between 1900 and today."""
+    d = _parse_date(value)
+    return d is not None and 1900 <= d.year and d <= _dt.date.today()
+
+
+def shannon_entropy(value: str) -> float:
+    counts = Counter(value)
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+@validator("secret_entropy")
+def secret_entropy(value: str) -> bool:
+    """Generic secrets: long, mixed, high entropy; hex-only needs >= 32 chars and digits and letters."""
+    v = value
+    if len(v) < 16:
+        return False
+    has_digit = any(c.isdigit() for c in v)
+    has_alpha = any(c.isalpha() for c in v)
+    if not (has_digit and has_alpha):
+        return False
+    if all(c in "0123456789abcdefABCDEF" for c in v):
+        return len(v) >= 32 and shannon_entropy(v.lower()) >= 3.0
+    return shannon_entropy(v) >= 3.5
+
+
+@validator("always")
+def always(value: str) -> bool:
+    return True
