@@ -23,10 +23,13 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+
+if TYPE_CHECKING:
+    from guard.app import Services
 
 SERVICES = ("slack", "mattermost", "discord", "teams", "teams_workflows", "googlechat", "generic")
 
@@ -180,6 +183,60 @@ class FakeWebhook:
             self._runner = None
 
     async def __aenter__(self) -> FakeWebhook:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+class GuardHttp:
+    """The guard's chat routes and /api/v1/check on loopback, with the real middlewares.
+
+    A lighter stand-in for `GuardServer` when a test needs only these adapters:
+        async with GuardHttp(services) as guard:
+            url = guard.url("/hooks/support")
+    """
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    def app(self) -> web.Application:
+        from guard.api import check
+        from guard.chat import routes
+        from guard.http.app import SERVICES_KEY, error_middleware, security_headers
+
+        app = web.Application(
+            middlewares=[security_headers, error_middleware],
+            client_max_size=self.services.settings.http.max_body_bytes,
+        )
+        app[SERVICES_KEY] = self.services
+        routes.setup(app, self.services)
+        check.setup(app, self.services)
+        return app
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def start(self) -> GuardHttp:
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server  # aiohttp has no public accessor for the bound port
+        if server is not None and getattr(server, "sockets", None):
+            self.port = server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        for closer in self.services.extras.get("on_close", []):
+            await closer()
+
+    async def __aenter__(self) -> GuardHttp:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
