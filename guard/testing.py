@@ -118,7 +118,9 @@ class SmtpSink:
         self.failures: list[tuple[str, int]] = []
         self.rcpt_replies: dict[str, str] = {}
         self.refused = 0
+        self.connections = 0  # connections accepted so far (to observe connection reuse)
         self._server: asyncio.AbstractServer | None = None
+        self._protocols: list[SMTP] = []
         self._arrived = asyncio.Event()
 
     @property
@@ -136,14 +138,24 @@ class SmtpSink:
         return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
     def _protocol(self) -> SMTP:
+        self.connections += 1
         kwargs: dict[str, Any] = {}
         if self.users:
             kwargs.update(authenticator=self._authenticate, auth_required=True,
                           auth_require_tls=self.tls_context is not None and not self.implicit_tls)
-        return SMTP(
+        proto = SMTP(
             _SinkHandler(self), enable_SMTPUTF8=self.smtputf8, hostname="sink.test", ident="guard test sink",
             tls_context=None if self.implicit_tls else self.tls_context, data_size_limit=None, **kwargs,
         )
+        self._protocols.append(proto)
+        return proto
+
+    def drop_connections(self) -> None:
+        """Close every open client connection, as an upstream restarting would."""
+        protocols, self._protocols = self._protocols, []
+        for proto in protocols:
+            if proto.transport is not None:
+                proto.transport.close()
 
     async def start(self) -> SmtpSink:
         loop = asyncio.get_running_loop()
@@ -157,6 +169,7 @@ class SmtpSink:
         if self._server is not None:
             self._server.close()
             self._server = None
+        self.drop_connections()
 
     async def __aenter__(self) -> SmtpSink:
         return await self.start()
