@@ -56,11 +56,14 @@ class CompiledDetector:
         self.negative = _words_regex(det.negative_context.words)
         self.custom = custom
 
-    def _boundary_ok(self, text: str, start: int, end: int) -> bool:
+    def _boundary_ok(self, text: str, start: int, end: int | None) -> bool:
+        """No letter or digit glued to either side (`end=None`: check the start only)."""
         kind = self.det.boundary
         if kind == "none":
             return True
         before = text[start - 1] if start > 0 else " "
+        if end is None:
+            end = len(text)
         after = text[end] if end < len(text) else " "
         if kind == "word":
             return not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_")
@@ -76,11 +79,23 @@ class CompiledDetector:
 
     def candidates(self, text: str, low: str, tables: TableContext) -> Iterator[Candidate]:
         det = self.det
+        refined_match = det.refiner != "none"
         for compiled, pattern in self.patterns:
-            for m in compiled.finditer(text):
+            pos = 0
+            end_of_text = len(text)
+            while pos <= end_of_text:
+                m = compiled.search(text, pos)
+                if m is None:
+                    break
                 s, e = m.span(pattern.group)
+                pos = m.end() if m.end() > m.start() else m.start() + 1
                 if s < 0 or s == e:
                     continue
+                # The whole match must stand alone (not glued to letters or digits) before any
+                # part of it is considered, so "AT90 6875 ..." never yields a card from its tail.
+                if refined_match and not self._boundary_ok(text, s, e if det.refiner != "iban" else None):
+                    continue
+                last_end = None
                 for cs, ce, value in self.refiner(text, s, e, det, self.validator):
                     if not self._boundary_ok(text, cs, ce):
                         continue
@@ -95,7 +110,12 @@ class CompiledDetector:
                     score = self.score_context(text, low, cs, ce, base, why, tables)
                     if score is None:
                         continue
+                    last_end = ce
                     yield Candidate(det, cs, ce, value, score, why)
+                if det.refiner == "iban":
+                    # An IBAN is cut to its country's length: look again right after it, since
+                    # the greedy pattern may have run on into the next one.
+                    pos = last_end if last_end is not None else s + 1
 
     def score_context(
         self, text: str, low: str, start: int, end: int, base: float, why: list[str], tables: TableContext,

@@ -43,6 +43,13 @@ def _hash_key(settings: Settings) -> bytes:
     return key
 
 
+def _compact(entity_type: str, value: str) -> str:
+    """The value as hashed: separators dropped; case kept only where it matters (secrets)."""
+    if entity_type == "API_KEY":
+        return "".join(value.split())
+    return "".join(c for c in value if c.isalnum()).upper()
+
+
 class Inspector:
     """Compiled rules and policy; `inspect()` is pure, synchronous and safe to call from threads."""
 
@@ -90,7 +97,7 @@ class Inspector:
         return Finding(
             type=det.type, category=det.category, start=s, end=e, score=c.score, detector=det.id,
             preview=preview(det.type, c.value if det.type != "API_KEY" else text[s:e]),
-            value_hash=value_hash(self.hash_key, det.type, c.value), segment=segment,
+            value_hash=value_hash(self.hash_key, det.type, _compact(det.type, c.value)), segment=segment,
             explanation=tuple(c.explanation),
         )
 

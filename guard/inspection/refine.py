@@ -24,7 +24,7 @@ def _compact(value: str) -> str:
 
 
 def none(text: str, s: int, e: int, det: Detector, validate: Callable[[str], bool] | None) -> Iterator[Span]:
-    yield s, e, _compact(text[s:e])
+    yield s, e, text[s:e]
 
 
 def digit_groups(text: str, s: int, e: int, det: Detector, validate: Callable[[str], bool] | None) -> Iterator[Span]:

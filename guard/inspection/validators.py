@@ -28,6 +28,14 @@ def validator(name: str) -> Callable[[Validator], Validator]:
     return register
 
 
+def _digits(value: str) -> str:
+    return "".join(c for c in value if c.isdigit())
+
+
+def _alnum(value: str) -> str:
+    return "".join(c for c in value if c.isalnum()).upper()
+
+
 def luhn_ok(digits: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -67,12 +75,14 @@ def card_brand(digits: str) -> str | None:
 
 @validator("luhn")
 def luhn(value: str) -> bool:
+    value = _digits(value)
     return value.isdigit() and luhn_ok(value)
 
 
 @validator("luhn_card")
 def luhn_card(value: str) -> bool:
     """Luhn plus a known brand prefix and length; all-same-digit numbers are not cards."""
+    value = _digits(value)
     return (
         value.isdigit() and 12 <= len(value) <= 19 and card_brand(value) is not None
         and len(set(value)) > 1 and luhn_ok(value)
@@ -83,7 +93,7 @@ def luhn_card(value: str) -> bool:
 def iban_mod97(value: str) -> bool:
     """ISO 13616: country-specific length and the mod-97 check (python-stdnum)."""
     try:
-        _iban.validate(value)
+        _iban.validate(_alnum(value))
     except _StdnumError:
         return False
     return True
@@ -101,6 +111,7 @@ def iban_length(country: str) -> int | None:
 @validator("aba_checksum")
 def aba_checksum(value: str) -> bool:
     """ABA routing transit number: 9 digits, weights 3-7-1, valid Federal Reserve prefix."""
+    value = _digits(value)
     if len(value) != 9 or not value.isdigit():
         return False
     prefix = int(value[:2])
@@ -114,6 +125,7 @@ def aba_checksum(value: str) -> bool:
 @validator("ssn_rules")
 def ssn_rules(value: str) -> bool:
     """SSA rules: area not 000, 666 or 900-999; group not 00; serial not 0000."""
+    value = _digits(value)
     if len(value) != 9 or not value.isdigit():
         return False
     area, group, serial = value[:3], value[3:5], value[5:]
@@ -125,19 +137,22 @@ def ssn_rules(value: str) -> bool:
 @validator("bank_account")
 def bank_account(value: str) -> bool:
     """US account numbers are 6-17 digits; runs of one digit are placeholders."""
+    value = _digits(value)
     return value.isdigit() and 6 <= len(value) <= 17 and len(set(value)) > 2
 
 
 @validator("passport")
 def passport(value: str) -> bool:
+    """6-10 letters and digits with at least one digit (German numbers may have only one or two)."""
+    value = _alnum(value)
     digits = sum(c.isdigit() for c in value)
-    return 6 <= len(value) <= 10 and digits >= 5 and len(set(value)) > 2
+    return 6 <= len(value) <= 10 and digits >= 1 and len(set(value)) > 2
 
 
 @validator("phone_nanp")
 def phone_nanp(value: str) -> bool:
     """North American numbers: area and exchange codes do not start with 0 or 1."""
-    digits = "".join(c for c in value.split("X")[0] if c.isdigit())
+    digits = _digits(re.split(r"X|EXT", value.upper())[0])
     if len(digits) == 11 and digits[0] == "1":
         digits = digits[1:]
     elif len(digits) == 13 and digits.startswith("001"):
@@ -151,7 +166,7 @@ def phone_nanp(value: str) -> bool:
 def phone_intl(value: str) -> bool:
     import phonenumbers
 
-    digits = "+" + "".join(c for c in value.split("X")[0] if c.isdigit())
+    digits = "+" + _digits(re.split(r"X|EXT", value.upper())[0])
     try:
         number = phonenumbers.parse(digits, None)
     except phonenumbers.NumberParseException:
@@ -198,7 +213,7 @@ def _parse_date(value: str) -> _dt.date | None:
 @validator("birth_date")
 def birth_date(value: str) -> bool:
     """A real calendar date between 1900 and today."""
-    d = _parse_date(value)
+    d = _parse_date(value.upper())
     return d is not None and 1900 <= d.year and d <= _dt.date.today()
 
 
