@@ -54,6 +54,7 @@ class CompiledDetector:
         self.refiner = REFINERS[det.refiner]
         self.context = _words_regex(det.context.words)
         self.negative = _words_regex(det.negative_context.words)
+        self.strong_negative = _words_regex(det.negative_context.strong_words)
         self.custom = custom
 
     def _boundary_ok(self, text: str, start: int, end: int | None) -> bool:
@@ -124,13 +125,17 @@ class CompiledDetector:
         score = base
         cue_distance: int | None = None
         header = tables.header_for(text, start)
+        line_start = low.rfind("\n", 0, start) + 1
+        line_end = low.find("\n", end)
+        if line_end == -1:
+            line_end = len(low)
         if self.context is not None:
             ctx = det.context
             if header is not None and self.context.search(header):
                 cue_distance = 0
                 why.append("context: column header")
             else:
-                lo = max(0, start - ctx.before)
+                lo = max(line_start if ctx.same_line else 0, start - ctx.before)
                 best = None
                 for m in self.context.finditer(low, lo, start):
                     best = m
@@ -138,7 +143,8 @@ class CompiledDetector:
                     cue_distance = start - best.end()
                     why.append(f"context before: {best.group()!r}")
                 elif ctx.after:
-                    m2 = self.context.search(low, end, min(len(low), end + ctx.after))
+                    hi = min(line_end if ctx.same_line else len(low), end + ctx.after)
+                    m2 = self.context.search(low, end, hi)
                     if m2 is not None:
                         cue_distance = (m2.start() - end) + ctx.before // 2
                         why.append(f"context after: {m2.group()!r}")
@@ -149,20 +155,26 @@ class CompiledDetector:
                 why.append(f"context boost +{gain:.2f} -> {score:.2f}")
         if det.require_context and cue_distance is None:
             return None
-        if self.negative is not None:
-            neg = det.negative_context
-            lo = max(0, start - neg.before)
+        neg = det.negative_context
+        lo = max(line_start if neg.same_line else 0, start - neg.before)
+        penalised = False
+        if self.strong_negative is not None and (
+            self.strong_negative.search(low, lo, start) or (header is not None and self.strong_negative.search(header))
+        ):
+            penalised = True
+        if not penalised and self.negative is not None:
             last = None
             for m in self.negative.finditer(low, lo, start):
                 last = m
             hit_after = neg.after and self.negative.search(low, end, min(len(low), end + neg.after))
             header_neg = header is not None and self.negative.search(header)
             neg_distance = start - last.end() if last is not None else None
-            if (last is not None or hit_after or header_neg) and (
+            penalised = bool((last is not None or hit_after or header_neg) and (
                 cue_distance is None or (neg_distance is not None and neg_distance < cue_distance)
-            ):
-                score -= neg.penalty
-                why.append(f"negative context -{neg.penalty:.2f} -> {score:.2f}")
+            ))
+        if penalised:
+            score -= neg.penalty
+            why.append(f"negative context -{neg.penalty:.2f} -> {score:.2f}")
         if score < det.threshold:
             return None
         return score

@@ -45,9 +45,9 @@ team support customer customers service services care billing account accounts d
 operations operation department dept office bank banking credit union energy home insurance health
 telecom streaming outfitters group inc ltd llc corp company co holdings partners bluepeak harbor pine
 developer developers security sales marketing finance legal hr it admin help center centre
-street st avenue ave road rd lane ln drive dr court ct boulevard blvd suite apt unit box
-monday tuesday wednesday thursday friday saturday sunday january february march april may june july
-august september october november december jan feb mar apr jun jul aug sep sept oct nov dec
+street st avenue ave road rd ln drive dr ct boulevard blvd suite apt unit
+monday tuesday wednesday thursday friday saturday sunday january february march july
+september october november december jan feb mar apr jun jul aug sep sept oct nov dec
 please note re fw fwd subject hi all regards mr mrs ms miss dr prof sir madam
 new old north south east west city county state states united america american
 card visa mastercard amex discover iban ssn dob passport routing checking savings

@@ -45,10 +45,13 @@ class Context(_Model):
     before: int = 60  # characters before the match that are searched
     after: int = 20
     boost: float = 0.35
+    same_line: bool = False  # the cue must be on the value's line
 
 
 class NegativeContext(_Model):
-    words: list[str] = Field(default_factory=list)
+    words: list[str] = Field(default_factory=list)  # penalise unless a positive cue is nearer
+    strong_words: list[str] = Field(default_factory=list)  # penalise even when a positive cue is nearer
+    same_line: bool = False
     before: int = 20
     after: int = 0
     penalty: float = 0.4

@@ -1,7 +1,8 @@
 """Column headers as context: in a pasted table a value's cue is its column's header.
 
 "name<TAB>routing<TAB>account" above a row of numbers says what each number is, however far
-down the row is.
+down the row is. Delimiters: tab, pipe, semicolon, comma; double-quoted cells may contain the
+delimiter (CSV).
 """
 
 from __future__ import annotations
@@ -9,11 +10,43 @@ from __future__ import annotations
 _DELIMS = ("\t", "|", ";", ",")
 
 
+def _count(line: str, delim: str, upto: int | None = None) -> int:
+    """Delimiters outside double quotes in line[:upto]."""
+    if '"' not in line:
+        return line.count(delim, 0, len(line) if upto is None else upto)
+    n = 0
+    quoted = False
+    for i, c in enumerate(line):
+        if upto is not None and i >= upto:
+            break
+        if c == '"':
+            quoted = not quoted
+        elif c == delim and not quoted:
+            n += 1
+    return n
+
+
+def _split(line: str, delim: str) -> list[str]:
+    cells: list[str] = []
+    cur: list[str] = []
+    quoted = False
+    for c in line:
+        if c == '"':
+            quoted = not quoted
+        elif c == delim and not quoted:
+            cells.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+    cells.append("".join(cur))
+    return cells
+
+
 def _delimiter(line: str) -> str | None:
     if "\t" in line:
         return "\t"
     for d in _DELIMS[1:]:
-        if line.count(d) >= 2:
+        if _count(line, d) >= 2:
             return d
     return None
 
@@ -24,22 +57,29 @@ class TableContext:
     def __init__(self, text: str) -> None:
         self._has_table = "\t" in text or "|" in text or ";" in text or "," in text
         self._cache: dict[int, list[str] | None] = {}
+        self._lines: dict[int, tuple[str, str | None, int]] = {}
+
+    def _line(self, text: str, ls: int) -> tuple[str, str | None, int]:
+        info = self._lines.get(ls)
+        if info is None:
+            le = text.find("\n", ls)
+            line = text[ls:le if le != -1 else len(text)].rstrip("\r")
+            delim = _delimiter(line)
+            info = (line, delim, _count(line, delim) if delim else 0)
+            self._lines[ls] = info
+        return info
 
     def header_for(self, text: str, pos: int) -> str | None:
         if not self._has_table:
             return None
         ls = text.rfind("\n", 0, pos) + 1
-        le = text.find("\n", pos)
-        if le == -1:
-            le = len(text)
-        line = text[ls:le]
-        delim = _delimiter(line)
+        line, delim, count = self._line(text, ls)
         if delim is None:
             return None
-        cells = self._cells_for_line(text, ls, delim, line.count(delim))
+        cells = self._cells_for_line(text, ls, delim, count)
         if not cells:
             return None
-        col = text.count(delim, ls, pos)
+        col = _count(line, delim, pos - ls)
         return cells[col] if col < len(cells) else None
 
     def _cells_for_line(self, text: str, ls: int, delim: str, count: int) -> list[str] | None:
@@ -49,27 +89,24 @@ class TableContext:
         walked = [ls]
         header_start = ls
         result: list[str] | None = None
+        found_cached = False
         while header_start > 0:
-            prev_end = header_start - 1
-            prev_start = text.rfind("\n", 0, prev_end) + 1
-            if prev_start in self._cache:
-                cached = self._cache[prev_start]
-                prev = text[prev_start:prev_end].rstrip("\r")
-                if prev.count(delim) == count and cached is not None:
-                    result = cached
-                    header_start = -1
+            prev_start = text.rfind("\n", 0, header_start - 1) + 1
+            prev, prev_delim, prev_count = self._line(text, prev_start)
+            # Unquoted cells may hold a stray delimiter ("May 30, 1985"): allow a little slack.
+            if prev_delim != delim or abs(prev_count - count) > 2 or not prev.strip():
                 break
-            prev = text[prev_start:prev_end].rstrip("\r")
-            if prev.count(delim) != count or not prev.strip():
+            if prev_start in self._cache:
+                result = self._cache[prev_start]
+                found_cached = True
                 break
             header_start = prev_start
             walked.append(prev_start)
-        if header_start != -1 and header_start != ls:
-            end = text.find("\n", header_start)
-            header = text[header_start:end if end != -1 else len(text)].rstrip("\r")
+        if not found_cached and header_start != ls:
+            header, _, _ = self._line(text, header_start)
             if sum(c.isdigit() for c in header) <= 2:
-                result = [c.strip().lower() for c in header.split(delim)]
+                result = [c.strip().lower() for c in _split(header, delim)]
         for w in walked:
-            if w != header_start:
+            if w != header_start or found_cached:
                 self._cache[w] = result
         return result

@@ -66,7 +66,7 @@ def card_brand(digits: str) -> str | None:
         return "diners"
     if p2 == 62 and 16 <= n <= 19:
         return "unionpay"
-    if (p2 == 50 or 56 <= p2 <= 69) and 12 <= n <= 19:
+    if (p2 == 50 or 56 <= p2 <= 69) and 13 <= n <= 19:
         return "maestro"
     if p4 in (2200, 2201, 2202, 2203, 2204) and n == 16:
         return "mir"
@@ -136,7 +136,11 @@ def ssn_rules(value: str) -> bool:
 
 @validator("bank_account")
 def bank_account(value: str) -> bool:
-    """US account numbers are 6-17 digits; runs of one digit are placeholders."""
+    """US account numbers are 6-17 digits; runs of one digit are placeholders; a number written
+    in the SSN layout (3-2-4) or the phone layout (3-3-4, 3-4) is not taken for an account."""
+    groups = [len(g) for g in re.findall(r"\d+", value)]
+    if groups in ([3, 2, 4], [3, 3, 4], [3, 4]):
+        return False
     value = _digits(value)
     return value.isdigit() and 6 <= len(value) <= 17 and len(set(value)) > 2
 
