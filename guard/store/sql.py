@@ -382,12 +382,12 @@ class SqlStore(abc.ABC):
                 "decided_by = CASE WHEN %s THEN %s ELSE decided_by END, "
                 "decided_at = CASE WHEN %s THEN %s ELSE decided_at END "
                 "WHERE id = %s AND status = %s RETURNING id",
-                (status.value, now, "" if ok else error[:300], ok, actor, ok, now, item_id, Status.RELEASING.value),
+                (status.value, now, error[:300], ok, actor, ok, now, item_id, Status.RELEASING.value),
             )
             if await cur.fetchone() is None:
                 current = await self._status(cur, item_id)
                 raise Conflict(f"{item_id} is {current.value}, not releasing")
-            details = {} if ok else {"error": error[:300]}
+            details = {"error" if not ok else "note": error[:300]} if error else {}
             await self._append(cur, actor, "released" if ok else "release_failed", item_id, details)
 
     async def approve(self, item_id: str, actor: str) -> ItemSummary:
