@@ -119,7 +119,7 @@ class CheckApi:
         try:
             draft = parse_draft(loads_strict(await request.read()), self.services.settings)
         except (PayloadError, DraftError) as exc:
-            return json_error(400, getattr(exc, "error", "invalid_request"), str(exc))
+            return json_error(exc.status if isinstance(exc, DraftError) else 400, exc.error, str(exc))
         inspector = self.services.inspector
         try:
             if len(draft.message.text or "") + len(draft.message.raw or b"") > _THREAD_THRESHOLD:

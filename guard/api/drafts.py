@@ -19,9 +19,14 @@ from guard.model import Audience, Channel, OutboundMessage
 
 
 class DraftError(ValueError):
-    def __init__(self, message: str, *, error: str = "invalid_request") -> None:
+    def __init__(self, message: str, *, error: str = "invalid_request", status: int = 400) -> None:
         super().__init__(message)
         self.error = error
+        self.status = status
+
+
+_ALIASES = {"sender": "from"}
+_EMAIL_ONLY = frozenset({"to", "subject", "text", "eml", "audience"})
 
 
 class CheckRequest(BaseModel):
@@ -41,14 +46,19 @@ class CheckRequest(BaseModel):
 
     @model_validator(mode="after")
     def _shape(self) -> CheckRequest:
-        chat = self.channel == "chat" or (self.channel is None and self.route is not None)
+        given = self.model_fields_set
+        nulls = sorted(_ALIASES.get(f, f) for f in given if getattr(self, f) is None)
+        if nulls:
+            raise ValueError(f"leave out rather than send null: {', '.join(nulls)}")
+        chat = self.channel == "chat" or (self.channel is None and "route" in given)
         if chat:
-            if self.route is None or self.payload is None:
+            if self.route is None or "payload" not in given:
                 raise ValueError("a chat draft needs `route` and `payload`")
-            if self.text is not None or self.eml is not None:
-                raise ValueError("a chat draft carries its text in `payload`, not `text` or `eml`")
+            extra = sorted(_ALIASES.get(f, f) for f in given & _EMAIL_ONLY)
+            if extra:
+                raise ValueError(f"not part of a chat draft (its text is in `payload`): {', '.join(extra)}")
             return self
-        if self.route is not None or self.payload is not None:
+        if given & {"route", "payload"}:
             raise ValueError("`route` and `payload` belong to chat drafts (channel \"chat\")")
         if (self.text is None) == (self.eml is None):
             raise ValueError("an email draft needs exactly one of `text` or `eml`")
@@ -94,7 +104,8 @@ def parse_draft(data: Any, settings: Settings) -> Draft:
     if req.is_chat:
         route = next((r for r in settings.chat.routes if r.name == req.route), None)
         if route is None:
-            raise DraftError("route: no chat route with this name is configured", error="unknown_route")
+            raise DraftError("route: no chat route with this name is configured", error="unknown_route",
+                             status=404)
         dialect = dialect_for(route.format, route.upstream, req.payload)
         message = OutboundMessage(
             channel=Channel.API, text="\n".join(dialect.texts(req.payload)), route=route.name,

@@ -131,8 +131,11 @@ async def test_chat_draft_uses_route_audience_and_dialect(guard: Guard, slack: F
 @pytest.mark.parametrize(("draft", "error", "needle"), [
     ({"text": "a", "eml": "b"}, "invalid_request", "exactly one"),
     ({"to": ["a@northwind.net"]}, "invalid_request", "exactly one"),
-    ({"route": "nope", "payload": {"text": "x"}}, "unknown_route", "route"),
+    ({"text": "a", "eml": None}, "invalid_request", "null"),
+    ({"route": "support", "payload": {"text": "x"}, "subject": "s"}, "invalid_request", "subject"),
+    
     ({"channel": "chat", "route": "support"}, "invalid_request", "payload"),
+    ({"route": "support", "payload": None}, "invalid_request", "null"),
     ({"text": "a", "route": "support", "payload": {}}, "invalid_request", "chat draft"),
     ({"text": 4111111111111111}, "invalid_request", "text"),
     ({"text": "a", "bogus": CARD}, "invalid_request", "bogus"),
@@ -144,6 +147,11 @@ async def test_validation_errors_name_the_field_not_the_value(guard: Guard, draf
     status, _, body = await check(guard, draft)
     assert status == 400 and body["error"] == error and needle in body["message"]
     assert "4111" not in body["message"]
+
+
+async def test_unknown_route_is_404(guard: Guard) -> None:
+    status, _, body = await check(guard, {"route": "nope", "payload": {"text": "x"}})
+    assert (status, body["error"]) == (404, "unknown_route")
 
 
 async def test_bad_json_and_size(start_guard: GuardFactory) -> None:
