@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guard.config import Settings, split_listen
+from guard.health import ready_probes
 from guard.inspection import Inspector
 from guard.logs import get_logger
 from guard.metrics import Metrics, make_metrics_refresher
@@ -44,6 +45,7 @@ def build_services(settings: Settings, *, metrics: Metrics | None = None) -> Ser
         log=get_logger("guard", settings.log),
     )
     services.extras["metrics_refresh"] = make_metrics_refresher(services)  # backlog gauges on scrape
+    services.extras.setdefault("ready_probes", {}).update(ready_probes(settings))  # /readyz: upstream
     return services
 
 
@@ -55,6 +57,8 @@ class GuardServer:
         self.smtp_servers: list[asyncio.AbstractServer] = []
         self.http_runner: Any = None
         self.http_port: int | None = None
+        self.metrics_runner: Any = None
+        self.metrics_port: int | None = None
         self.smtp_port: int | None = None
 
     async def start(self) -> None:
@@ -78,6 +82,10 @@ class GuardServer:
             server = site._server  # aiohttp exposes no public accessor for the bound port
             if server is not None and getattr(server, "sockets", None):
                 self.http_port = server.sockets[0].getsockname()[1]
+        if s.http.metrics_listen:
+            from guard.http.metrics_listener import start_metrics_listener
+
+            self.metrics_runner, self.metrics_port = await start_metrics_listener(self.services)
         self.services.log.info(
             "guard started", extra={"event": "start", "smtp_port": self.smtp_port, "http_port": self.http_port}
         )
@@ -90,6 +98,8 @@ class GuardServer:
                 await asyncio.wait_for(server.wait_closed(), 10)
         if self.http_runner is not None:
             await self.http_runner.cleanup()
+        if self.metrics_runner is not None:
+            await self.metrics_runner.cleanup()
         for closer in self.services.extras.get("on_close", []):
             with contextlib.suppress(Exception):
                 await closer()

@@ -40,7 +40,8 @@ def _words_regex(words: list[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<![a-z0-9])(?:" + "|".join(alternatives) + r")(?![a-z])")
 
 
-_ALNUM = re.compile(r"[0-9A-Za-z]")
+_UNANCHORED = re2._Anchor.UNANCHORED
+_PREFILTER_MAX = 64 * 1024
 
 
 class CompiledDetector:
@@ -49,7 +50,8 @@ class CompiledDetector:
     def __init__(self, det: Detector, custom: Callable[..., Iterator[Candidate]] | None = None) -> None:
         self.det = det
         flags = "(?i)" if det.case_insensitive else ""
-        self.patterns = [(re2.compile(flags + p.regex, re2_options()), p) for p in det.patterns]
+        self.sources = [flags + p.regex for p in det.patterns]
+        self.patterns = [(re2.compile(src, re2_options()), p) for src, p in zip(self.sources, det.patterns, strict=True)]
         self.validator = VALIDATORS[det.validator] if det.validator else None
         self.refiner = REFINERS[det.refiner]
         self.context = _words_regex(det.context.words)
@@ -78,23 +80,37 @@ class CompiledDetector:
                 return False
         return True
 
-    def candidates(self, text: str, low: str, tables: TableContext) -> Iterator[Candidate]:
+    def candidates(
+        self, text: str, btext: bytes, low: str, tables: TableContext, only: set[int] | None = None,
+    ) -> Iterator[Candidate]:
+        """Candidates from this detector's patterns (`only`: indices known to match somewhere).
+
+        Matching runs on `btext`, the text with every non-ASCII character replaced by one
+        `?` byte, so byte offsets are character offsets and RE2 needs no conversion.
+        """
         det = self.det
         refined_match = det.refiner != "none"
-        for compiled, pattern in self.patterns:
+        end_of_text = len(btext)
+        for index, (compiled, pattern) in enumerate(self.patterns):
+            if only is not None and index not in only:
+                continue
+            matcher = compiled._regexp.Match  # the binding's fast path: bytes in, spans out
+            group = pattern.group
             pos = 0
-            end_of_text = len(text)
             while pos <= end_of_text:
-                m = compiled.search(text, pos)
-                if m is None:
+                spans = matcher(_UNANCHORED, btext, pos, end_of_text)
+                m_start, m_end = spans[0]
+                if m_start < 0:
                     break
-                s, e = m.span(pattern.group)
-                pos = m.end() if m.end() > m.start() else m.start() + 1
+                s, e = spans[group]
+                pos = m_end if m_end > m_start else m_start + 1
                 if s < 0 or s == e:
                     continue
                 # The whole match must stand alone (not glued to letters or digits) before any
                 # part of it is considered, so "AT90 6875 ..." never yields a card from its tail.
                 if refined_match and not self._boundary_ok(text, s, e if det.refiner != "iban" else None):
+                    continue
+                if self.context is not None and det.require_context and not self._cue_near(low, s, e, tables, text):
                     continue
                 last_end = None
                 for cs, ce, value in self.refiner(text, s, e, det, self.validator):
@@ -117,6 +133,15 @@ class CompiledDetector:
                     # An IBAN is cut to its country's length: look again right after it, since
                     # the greedy pattern may have run on into the next one.
                     pos = last_end if last_end is not None else s + 1
+
+    def _cue_near(self, low: str, start: int, end: int, tables: TableContext, text: str) -> bool:
+        """Cheap pre-check for detectors that need a cue: any cue word around the whole match."""
+        ctx = self.det.context
+        assert self.context is not None
+        if self.context.search(low, max(0, start - ctx.before), min(len(low), end + ctx.after)):
+            return True
+        header = tables.header_for(text, start)
+        return header is not None and self.context.search(header) is not None
 
     def score_context(
         self, text: str, low: str, start: int, end: int, base: float, why: list[str], tables: TableContext,
@@ -197,13 +222,32 @@ def resolve_overlaps(cands: list[Candidate]) -> list[Candidate]:
 
 
 class DetectionEngine:
-    """All enabled detectors, compiled once; `find(text)` is pure and thread-safe."""
+    """All enabled detectors, compiled once; `find(text)` is pure and thread-safe.
+
+    A single RE2 set of every pattern first tells which patterns match anywhere in the text;
+    only those are then run to find their spans.
+    """
 
     def __init__(self, detectors: list[Detector], custom_engines: dict[str, Any]) -> None:
         self.detectors: list[CompiledDetector] = []
         for det in detectors:
             custom = custom_engines.get(det.engine) if det.engine != "regex" else None
             self.detectors.append(CompiledDetector(det, custom))
+        self._index: list[tuple[int, int]] = []  # set index -> (detector index, pattern index)
+        self._set: Any = None
+        options = re2_options()
+        options.max_mem = 256 << 20
+        prefilter = re2.Set.SearchSet(options)
+        try:
+            for di, cd in enumerate(self.detectors):
+                for pi, src in enumerate(cd.sources):
+                    if prefilter.Add(src) < 0:
+                        raise ValueError(src)
+                    self._index.append((di, pi))
+            prefilter.Compile()
+            self._set = prefilter
+        except Exception:  # a set that cannot be built only costs speed: every pattern runs
+            self._set = None
 
     def __len__(self) -> int:
         return len(self.detectors)
@@ -212,11 +256,22 @@ class DetectionEngine:
         low = text.lower()
         if len(low) != len(text):  # a few characters change length when lowered; keep offsets exact
             low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+        btext = text.encode("ascii", "replace")
         tables = TableContext(text)
+        wanted: dict[int, set[int]] | None = None
+        # The set's DFA can give up on very long inputs and would then report "no match";
+        # only small texts (where per-pattern overhead dominates anyway) use it.
+        if self._set is not None and len(btext) <= _PREFILTER_MAX:
+            wanted = {}
+            for k in self._set.Match(btext) or ():
+                di, pi = self._index[k]
+                wanted.setdefault(di, set()).add(pi)
         found: list[Candidate] = []
-        for cd in self.detectors:
+        for di, cd in enumerate(self.detectors):
             if cd.custom is not None:
                 found.extend(cd.custom(cd, text, low, tables))
-            else:
-                found.extend(cd.candidates(text, low, tables))
+            elif wanted is None:
+                found.extend(cd.candidates(text, btext, low, tables))
+            elif di in wanted:
+                found.extend(cd.candidates(text, btext, low, tables, wanted[di]))
         return resolve_overlaps(found)

@@ -6,6 +6,7 @@ import copy
 import email
 import email.policy
 import os
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from guard.inspection.rules import load_detectors, shipped_rules_dir
 from guard.model import Action, Audience, Channel, Decision, Finding, OutboundMessage, RecipientClass, Segment, Verdict
 
 CUSTOM_ENGINES = {"person_names": person_candidates}
+_NON_ALNUM = re.compile(r"[\W_]+")
 
 
 def _hash_key(settings: Settings) -> bytes:
@@ -47,7 +49,7 @@ def _compact(entity_type: str, value: str) -> str:
     """The value as hashed: separators dropped; case kept only where it matters (secrets)."""
     if entity_type == "API_KEY":
         return "".join(value.split())
-    return "".join(c for c in value if c.isalnum()).upper()
+    return _NON_ALNUM.sub("", value).upper()
 
 
 class Inspector:

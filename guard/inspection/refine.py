@@ -7,6 +7,7 @@ half a group. `iban` cuts a match to its country's IBAN length.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -27,33 +28,31 @@ def none(text: str, s: int, e: int, det: Detector, validate: Callable[[str], boo
     yield s, e, text[s:e]
 
 
+_DIGIT_RUN = re.compile(r"\d+")
+
+
 def digit_groups(text: str, s: int, e: int, det: Detector, validate: Callable[[str], bool] | None) -> Iterator[Span]:
-    groups: list[tuple[int, int]] = []
-    i = s
-    while i < e:
-        if text[i].isdigit():
-            j = i
-            while j < e and text[j].isdigit():
-                j += 1
-            groups.append((i, j))
-            i = j
-        else:
-            i += 1
+    groups = [(m.start(), m.end(), m.group()) for m in _DIGIT_RUN.finditer(text, s, e)]
     lo, hi = det.min_digits or 1, det.max_digits or 64
     n = len(groups)
+    if n == 1:  # the common case: one unbroken number
+        gs, ge, digits = groups[0]
+        if lo <= len(digits) <= hi and (validate is None or validate(digits)):
+            yield gs, ge, digits
+        return
     a = 0
     while a < n:
         total = 0
         b = a
         ends: list[int] = []
-        while b < n and total + (groups[b][1] - groups[b][0]) <= hi:
-            total += groups[b][1] - groups[b][0]
+        while b < n and total + len(groups[b][2]) <= hi:
+            total += len(groups[b][2])
             if total >= lo:
                 ends.append(b)
             b += 1
         hit = None
         for b in reversed(ends):
-            value = "".join(text[gs:ge] for gs, ge in groups[a:b + 1])
+            value = "".join(g[2] for g in groups[a:b + 1])
             if validate is None or validate(value):
                 hit = (groups[a][0], groups[b][1], value, b)
                 break

@@ -55,7 +55,8 @@ class TableContext:
     """Finds the header cell above a position, caching per line."""
 
     def __init__(self, text: str) -> None:
-        self._has_table = "\t" in text or "|" in text or ";" in text or "," in text
+        # A table needs at least two lines with delimiters; most messages have none.
+        self._has_table = "\t" in text or any(text.count(d) >= 4 for d in ("|", ";", ","))
         self._cache: dict[int, list[str] | None] = {}
         self._lines: dict[int, tuple[str, str | None, int]] = {}
 

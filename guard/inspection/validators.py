@@ -28,12 +28,16 @@ def validator(name: str) -> Callable[[Validator], Validator]:
     return register
 
 
+_NON_DIGIT = re.compile(r"\D+")
+_NON_ALNUM = re.compile(r"[\W_]+")
+
+
 def _digits(value: str) -> str:
-    return "".join(c for c in value if c.isdigit())
+    return value if value.isdigit() else _NON_DIGIT.sub("", value)
 
 
 def _alnum(value: str) -> str:
-    return "".join(c for c in value if c.isalnum()).upper()
+    return _NON_ALNUM.sub("", value).upper()
 
 
 def luhn_ok(digits: str) -> bool:

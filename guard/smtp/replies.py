@@ -82,7 +82,7 @@ def reply_for_outcome(outcome: Outcome, *, quarantine_reply: str = "accept") -> 
             f"Not sent (guard id {qid}): the message contains sensitive data that policy does not "
             f"allow to reach {_recipients(sum(len(d.recipients) for d in blocked), blocked[0].audiences)}.",
             f"Found: {_counts(counts)}.",
-            f"Policy: {', '.join(decision.rows) or 'default'}.",
+            f"Policy: {decision.rows[0] if decision.rows else 'default'}.",
         ]
         if decision.explanation:
             lines.append(decision.explanation)
@@ -99,7 +99,7 @@ def reply_for_outcome(outcome: Outcome, *, quarantine_reply: str = "accept") -> 
     if held:
         ids = ", ".join(d.quarantine_id or "?" for d in held)
         decision = verdict.decisions.get(held[0].audiences[0], verdict.decision)
-        what = f"{_counts(counts)}; policy {', '.join(decision.rows) or 'default'}"
+        what = f"{_counts(counts)}; policy {decision.rows[0] if decision.rows else 'default'}"
         also = f"; delivered now to {_relayed_summary(outcome, relayed)}" if relayed else ""
         if quarantine_reply == "reject":
             lines = [
