@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from guard.app import Services
 
 SERVICES_KEY: web.AppKey[Services] = web.AppKey("services")
+STARTED_KEY: web.AppKey[float] = web.AppKey("started", float)  # a str key warns (NotAppKeyWarning)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -104,5 +105,5 @@ def build_http_app(services: Services) -> web.Application:
     check.setup(app, services)
     review_api.setup(app, services)
     review_web.setup(app, services)
-    app["started"] = time.time()
+    app[STARTED_KEY] = time.time()
     return app
