@@ -1,30 +1,28 @@
 """Test support for the quarantine store, review and e2e tests: a private PostgreSQL cluster,
-an SMTP sink and a webhook sink (real servers on loopback), and sample quarantine items.
+the SMTP sink from guard.testing and a webhook sink (real servers on loopback), and sample
+quarantine items.
 
 Imported by tests/store, tests/review and tests/e2e conftests (tests/ is on sys.path).
 """
 
 from __future__ import annotations
 
-import asyncio
 import glob
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from guard.store.base import NewItem
+from guard.testing import SmtpSink
 
 CARD = "4111 1111 1111 1111"
 SSN = "078-05-1120"
@@ -107,66 +105,12 @@ def pg_cluster() -> Iterator[PgCluster]:
         cluster.stop()
 
 
-# -- SMTP sink -----------------------------------------------------------------------------
-@dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    data: bytes
-
-    @property
-    def headers(self) -> Any:
-        return message_from_bytes(self.data)
-
-
-class SmtpSink:
-    """An aiosmtpd server in the test's loop that records every message; can be told to refuse."""
-
-    def __init__(self) -> None:
-        self.messages: list[Received] = []
-        self.reply: str | None = None  # e.g. "451 4.3.0 try later" to fail deliveries
-        self.server: asyncio.AbstractServer | None = None
-        self.port = 0
-        self.arrived = asyncio.Event()
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.reply:
-            return self.reply
-        self.messages.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos),
-                                      bytes(envelope.original_content or b"")))
-        self.arrived.set()
-        return "250 2.0.0 OK queued"
-
-    async def start(self) -> SmtpSink:
-        loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(
-            lambda: SMTP(self, enable_SMTPUTF8=True, hostname="sink.test"), "127.0.0.1", 0
-        )
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-
-    @property
-    def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
-
-    async def wait_for(self, n: int, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < n and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-
-
+# -- sinks -----------------------------------------------------------------------------------
 @pytest.fixture
 async def smtp_sink() -> Any:
-    sink = await SmtpSink().start()
-    try:
+    """The shared recording SMTP server (guard.testing), on loopback in the test's loop."""
+    async with SmtpSink() as sink:
         yield sink
-    finally:
-        await sink.stop()
 
 
 class WebhookSink:
@@ -252,3 +196,98 @@ def chat_item(route: str = "support", marker: str = "") -> NewItem:
         types={"CREDIT_CARD": 1}, severity="high", action="quarantine", rows=["external-pci"],
         explanation="external route; 1 CREDIT_CARD: held for review",
     )
+
+
+# -- a running guard with review users ---------------------------------------------------------
+PASSWORDS = {"alice": "alice-password-1", "rita": "rita-password-1", "vera": "vera-password-1",
+             "adam": "adam-password-1", "tom": "tom-password-1"}
+ROLES = {"alice": "reviewer", "rita": "reviewer", "vera": "viewer", "adam": "admin", "tom": "reviewer"}
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+TOKENS = {"viewer": "tok-viewer-123", "reviewer": "tok-reviewer-123", "admin": "tok-admin-123",
+          "agent": "tok-agent-123"}
+
+
+@pytest.fixture(scope="session")
+def review_users() -> list[dict[str, str]]:
+    """Review users with real argon2 hashes (hashed once per session: argon2 is slow on purpose)."""
+    from guard.review.auth import hash_password
+
+    users = []
+    for name, role in ROLES.items():
+        user = {"name": name, "password_hash": hash_password(PASSWORDS[name]), "role": role}
+        if name == "tom":
+            user["totp_secret"] = TOTP_SECRET
+        users.append(user)
+    return users
+
+
+def api_tokens() -> list[dict[str, str]]:
+    import hashlib
+
+    return [{"name": f"{role}-bot", "token_sha256": hashlib.sha256(tok.encode()).hexdigest(), "role": role}
+            for role, tok in TOKENS.items()]
+
+
+@pytest.fixture(scope="session")
+def shared_inspector(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Rules compile once per session."""
+    from guard.config import load_settings
+    from guard.inspection import Inspector
+
+    tmp = tmp_path_factory.mktemp("inspector")
+    return Inspector.from_settings(load_settings(None, data_dir=str(tmp), rules={"hash_key": "test-hash-key"}))
+
+
+@dataclass
+class RunningGuard:
+    server: Any
+    services: Any
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.http_port}"
+
+    @property
+    def store(self) -> Any:
+        return self.services.store
+
+    @property
+    def smtp_port(self) -> int:
+        return int(self.server.smtp_port)
+
+
+async def start_guard(settings: Any, inspector: Any) -> RunningGuard:
+    """The real composition root (SMTP + HTTP listeners on loopback ports chosen by the OS)."""
+    from guard.app import GuardServer, Services
+    from guard.logs import get_logger
+    from guard.metrics import Metrics
+    from guard.store import open_store
+
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    services = Services(settings=settings, inspector=inspector, store=open_store(settings), metrics=Metrics(),
+                        log=get_logger("guard", settings.log))
+    server = GuardServer(services)
+    await server.start()
+    return RunningGuard(server, services)
+
+
+@pytest.fixture
+async def make_guard(make_settings: Any, review_users: Any, shared_inspector: Any) -> Any:
+    """Factory: `await make_guard(smtp={...}, review={...})` -> RunningGuard; stopped at teardown."""
+    from guard.store.crypto import new_key
+
+    started: list[RunningGuard] = []
+
+    async def factory(**sections: Any) -> RunningGuard:
+        review = {"users": review_users, "api_tokens": api_tokens(), "secure_cookies": False,
+                  **sections.pop("review", {})}
+        store = {"keys": {"k1": new_key()}, **sections.pop("store", {})}
+        log = {"format": "json", "level": "WARNING", **sections.pop("log", {})}
+        settings = make_settings(review=review, store=store, log=log, **sections)
+        guard = await start_guard(settings, shared_inspector)
+        started.append(guard)
+        return guard
+
+    yield factory
+    for guard in started:
+        await guard.server.stop()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import race_worker
-from quarantine_helpers import PgCluster, SmtpSink, mail_item
+from quarantine_helpers import PgCluster, mail_item
 
 from guard.config import load_settings
 from guard.errors import Conflict
@@ -19,12 +19,13 @@ from guard.review.release import TRACE_HEADER, Releaser
 from guard.store.crypto import new_key
 from guard.store.postgres import PostgresStore
 from guard.store.sqlite import SqliteStore
+from guard.testing import SmtpSink
 
 ROUNDS = 50
 
 
 def _released_ids(sink: SmtpSink) -> Counter[str]:
-    return Counter(m.headers[TRACE_HEADER].split(";")[0] for m in sink.messages)
+    return Counter(str(m.header(TRACE_HEADER)).split(";")[0] for m in sink.messages)
 
 
 @pytest.mark.postgres
@@ -59,7 +60,7 @@ async def test_two_processes_on_postgres_deliver_each_item_once(
                 await asyncio.to_thread(p.join, 30)
                 if p.is_alive():
                     p.kill()
-        await smtp_sink.wait_for(ROUNDS)
+        await smtp_sink.wait_for(ROUNDS, timeout=20)
         await asyncio.sleep(0.2)  # a duplicate would arrive now
         per_item = {item_id: sorted(r for _, i, r in outcomes if i == item_id) for item_id in ids}
         assert all(r == ["conflict", "delivered"] for r in per_item.values()), per_item
@@ -93,7 +94,7 @@ async def test_sqlite_race_in_one_process_delivers_each_item_once(
             results = await _race(releasers, item_id)
             assert sum(isinstance(r, Conflict) for r in results) == 1, results
             assert sum(getattr(r, "delivered", False) for r in results) == 1, results
-        await smtp_sink.wait_for(ROUNDS)
+        await smtp_sink.wait_for(ROUNDS, timeout=20)
         await asyncio.sleep(0.1)
         assert len(smtp_sink.messages) == ROUNDS
         assert _released_ids(smtp_sink) == Counter({i: 1 for i in ids})
