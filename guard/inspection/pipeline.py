@@ -30,13 +30,16 @@ CUSTOM_ENGINES = {"person_names": person_candidates}
 _NON_ALNUM = re.compile(r"[\W_]+")
 
 
-def _hash_key(settings: Settings) -> bytes:
-    """The HMAC key for finding hashes: from config, else generated once under data_dir."""
+def _hash_key(settings: Settings, persist: bool = True) -> bytes:
+    """The key for finding hashes: from config, else generated once under data_dir
+    (`persist=False`, for offline scans: an existing key file or a key for this run only)."""
     if settings.rules.hash_key:
         return settings.rules.hash_key.encode()
     path = settings.data_path / "hash.key"
     if path.exists():
         return path.read_bytes().strip()
+    if not persist:
+        return secrets.token_hex(32).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32).encode()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -66,7 +69,7 @@ class Inspector:
         self.extractor = Extractor(limits)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Inspector:
+    def from_settings(cls, settings: Settings, *, persist_key: bool = True) -> Inspector:
         shipped = shipped_rules_dir()
         paths = [Path(p) for p in settings.rules.paths] or [shipped]
         local = Path(settings.rules.local_dir) if settings.rules.local_dir else None
@@ -75,7 +78,7 @@ class Inspector:
         policy = Policy.load(policy_path)
         limits = Limits(max_chars=settings.rules.max_scan_chars)
         return cls(DetectionEngine(detectors, CUSTOM_ENGINES), policy, AudienceClassifier(settings.org.internal_domains),
-                   _hash_key(settings), limits)
+                   _hash_key(settings, persist_key), limits)
 
     @property
     def rule_count(self) -> int:
