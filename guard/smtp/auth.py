@@ -53,7 +53,8 @@ class UserDirectory:
                     f"smtp.users[{i}].password_hash: expected an argon2 ($argon2id$…) or bcrypt ($2b$…) hash"
                 )
             self._hashes[user.name] = h
-        self._dummy = _argon2.hash("not a password")
+        # Unknown names are checked against a real user's hash (same cost), and still fail.
+        self._dummy = next(iter(self._hashes.values()), "")
 
     def __bool__(self) -> bool:
         return bool(self._hashes)
@@ -65,6 +66,8 @@ class UserDirectory:
         if isinstance(password, str):
             password = password.encode("utf-8")
         stored = self._hashes.get(name)
+        if not (stored or self._dummy):
+            return False
         ok = _check(stored or self._dummy, password)
         return ok and stored is not None
 

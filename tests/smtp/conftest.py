@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import trustme
 from guard.app import GuardServer, Services, build_services
 from guard.config import Settings
 from guard.testing import SmtpSink
+from tests.smtp.helpers import LogCapture
 
 
 @dataclass
@@ -47,6 +49,16 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
     cert.private_key_pem.write_to_path(str(key_file))
     ca.cert_pem.write_to_path(str(ca_file))
     return Certs(ca, cert_file, key_file, ca_file)
+
+
+@pytest.fixture
+def logs() -> Iterator[LogCapture]:
+    """The guard's log lines during the test, as JSON."""
+    capture = LogCapture()
+    logger = logging.getLogger("guard")
+    logger.addHandler(capture)
+    yield capture
+    logger.removeHandler(capture)
 
 
 @pytest.fixture
