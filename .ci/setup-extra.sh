@@ -3,3 +3,9 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y --no-install-recommends prometheus   # promtool: tests/ops alert rules
+# Postfix and swaks: tests/smtp (relayhost and client interop). Preseed so Postfix installs
+# without asking and without configuring the machine's own mail system.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get install -y --no-install-recommends postfix
+apt-get install -y --no-install-recommends libsasl2-modules   # Postfix SASL client: PLAIN/LOGIN
+apt-get install -y --no-install-recommends swaks
