@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from guard.store.base import Item
+from guard.store.sql import DIGIT_RUN as _DIGIT_RUN
 
 MAX_SEGMENT_CHARS = 200_000
 SHOWN_HEADERS = ("From", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID")
@@ -50,8 +51,31 @@ def _spans(findings: list[dict[str, Any]], index: int, length: int) -> list[dict
     return out
 
 
+def _found_values(item: Item) -> dict[str, str]:
+    """Every found value (from any segment) -> its preview, longest first."""
+    out: dict[str, str] = {}
+    for f in item.findings:
+        try:
+            text = str(item.segments[int(f.get("segment", 0))].get("text", ""))
+            value = text[int(f["start"]):int(f["end"])]
+        except (IndexError, KeyError, TypeError, ValueError):
+            continue
+        if len(value) >= 3:
+            out[value] = str(f.get("preview") or "****")
+    return dict(sorted(out.items(), key=lambda kv: -len(kv[0])))
+
+
+def _mask_rest(text: str, values: dict[str, str]) -> str:
+    """For masked views: a value found in one place is masked wherever else it appears, and
+    long digit runs are starred even if no rule matched them (better too much than a leak)."""
+    for value, preview in values.items():
+        text = text.replace(value, preview)
+    return _DIGIT_RUN.sub(lambda m: "*" * len(m.group()), text)
+
+
 def segment_views(item: Item, *, reveal: bool) -> list[SegmentView]:
     views = []
+    values = {} if reveal else _found_values(item)
     for index, seg in enumerate(item.segments):
         text = str(seg.get("text", ""))
         view = SegmentView(index=index, source=str(seg.get("source", "")), kind=str(seg.get("kind", "text")))
@@ -59,11 +83,11 @@ def segment_views(item: Item, *, reveal: bool) -> list[SegmentView]:
         for f in _spans(item.findings, index, len(text)):
             start, end = int(f["start"]), int(f["end"])
             if start > pos:
-                view.pieces.append(Piece(text[pos:start]))
+                view.pieces.append(Piece(text[pos:start] if reveal else _mask_rest(text[pos:start], values)))
             view.pieces.append(Piece(text[start:end] if reveal else str(f.get("preview") or "****"), f))
             view.findings += 1
             pos = end
-        view.pieces.append(Piece(text[pos:]))
+        view.pieces.append(Piece(text[pos:] if reveal else _mask_rest(text[pos:], values)))
         total = 0
         kept = []
         for p in view.pieces:  # cap very long texts for the page, keeping every marked piece

@@ -43,7 +43,7 @@ JINJA_KEY: web.AppKey[jinja2.Environment] = web.AppKey("review_jinja", jinja2.En
 AUTH_KEY: web.AppKey[Authenticator] = web.AppKey("review_auth", Authenticator)
 SERVICE_KEY: web.AppKey[ReviewService] = web.AppKey("review_service", ReviewService)
 LOG_KEY: web.AppKey[logging.Logger] = web.AppKey("review_log", logging.Logger)
-SESSION_KEY = "review_session"
+SESSION_KEY: web.RequestKey[Session] = web.RequestKey("review_session", Session)
 RETENTION_INTERVAL_S = 3600.0
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -76,7 +76,7 @@ def _service(request: web.Request) -> ReviewService:
 
 
 def _session(request: web.Request) -> Session:
-    return request[SESSION_KEY]  # type: ignore[no-any-return]
+    return request[SESSION_KEY]
 
 
 def _actor(request: web.Request) -> Actor:

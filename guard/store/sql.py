@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 _ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 _ID_LEN = 8
 _ID_RE = re.compile(rf"^Q-[{_ID_ALPHABET}]{{{_ID_LEN}}}$")
-_DIGIT_RUN = re.compile(r"\d(?:[\s.\-]?\d){5,}")
+DIGIT_RUN = re.compile(r"\d(?:[\s.\-]?\d){5,}")  # 6+ digits, maybe separated
 
 SUMMARY_COLUMNS = (
     "id, status, channel, created, updated, sender, recipients, route, types, severity, explanation, "
@@ -71,7 +71,7 @@ def mask_subject(subject: str, segments: Sequence[dict[str, Any]], findings: Seq
             continue
         if len(value) >= 3 and value in out:
             out = out.replace(value, "*" * len(value))
-    return _DIGIT_RUN.sub(lambda m: "*" * len(m.group()), out)
+    return DIGIT_RUN.sub(lambda m: "*" * len(m.group()), out)
 
 
 def _loads(value: Any, default: Any) -> Any:
