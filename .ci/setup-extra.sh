@@ -9,3 +9,4 @@ echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-se
 apt-get install -y --no-install-recommends postfix
 apt-get install -y --no-install-recommends libsasl2-modules   # Postfix SASL client: PLAIN/LOGIN
 apt-get install -y --no-install-recommends swaks
+apt-get install -y --no-install-recommends libnet-ssleay-perl   # swaks --tls
