@@ -27,7 +27,7 @@ _SPACES = {
     0x2006: " ", 0x2007: " ", 0x2008: " ", 0x2009: " ", 0x200A: " ", 0x202F: " ", 0x205F: " ", 0x3000: " ",
     0x2028: "\n", 0x2029: "\n", 0x0085: "\n",
 }
-_DOTS = {0x00B7: ".", 0x2022: ".", 0x2027: ".", 0x30FB: ".", 0xFF0E: ".", 0x2024: "."}
+_DOTS = {0x00B7: ".", 0x2022: ".", 0x2027: ".", 0x30FB: ".", 0xFF0E: ".", 0x2024: ".", 0x2219: ".", 0x22C5: "."}
 
 
 @lru_cache(maxsize=4096)
@@ -39,9 +39,7 @@ def _normalise_char(ch: str) -> str:
     if code in _DASHES:
         return "-"
     if code in _DOTS:
-        # A middle dot is a separator inside a number, but a word divider in a signature
-        # ("555-1234 · name@example.com"); keep it distinct from a full stop there.
-        return "." if code != 0x00B7 else "\u00b7"
+        return "."
     category = unicodedata.category(ch)
     if category == "Cf" or ch == "\u00ad" or category == "Mn" and code in range(0xFE00, 0xFE10):
         return ""  # zero-width, bidi controls, soft hyphen, variation selectors
@@ -52,6 +50,27 @@ def _normalise_char(ch: str) -> str:
     if folded != ch:
         return "".join(_normalise_char(c) if not c.isascii() else c for c in folded)
     return ch
+
+
+_WORD_DIGITS = {
+    "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+    "seven": "7", "eight": "8", "nine": "9",
+}
+_DIGIT_WORD = r"(?:zero|one|two|three|four|five|six|seven|eight|nine|oh)"
+# Disguises made of ASCII: a run of four or more spelled-out digits ("five nine one six"), and
+# digit look-alikes inside a token that is otherwise digits ("4lll 1O11").
+_ASCII_DISGUISE = re.compile(
+    rf"(?i:\b{_DIGIT_WORD}(?:[ \t,-]{{1,3}}{_DIGIT_WORD}){{3,}}\b)"
+    r"|(?<![A-Za-z0-9])(?=[0-9OolI]*[0-9])(?=[0-9OolI]*[OolI])[0-9OolI]{2,}(?![A-Za-z0-9])"
+)
+_LOOKALIKE_DIGITS = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1"})
+
+
+def _ascii_replacement(piece: str) -> str:
+    if piece[0].isdigit() or piece[0] in "OolI" and not piece.isalpha():
+        return piece.translate(_LOOKALIKE_DIGITS)
+    words = re.findall(r"[A-Za-z]+", piece)
+    return " ".join(_WORD_DIGITS[w.lower()] for w in words)
 
 
 def _replacement(piece: str) -> str:
@@ -103,9 +122,32 @@ class Normalised:
         return self.start_to_original(start), max(self.start_to_original(start), self.end_to_original(end))
 
 
-def normalise(text: str) -> Normalised:
-    """Return `text` with disguises undone and an offset map back to `text`."""
-    if text.isascii() and "&" not in text:
+@dataclass(frozen=True, slots=True)
+class _Composed:
+    """Two normalisation stages: offsets map through the second, then the first."""
+
+    text: str
+    original: str
+    first: Normalised
+    second: Normalised
+
+    @property
+    def identity(self) -> bool:
+        return False
+
+    def start_to_original(self, pos: int) -> int:
+        return self.first.start_to_original(self.second.start_to_original(pos))
+
+    def end_to_original(self, pos: int) -> int:
+        return self.first.end_to_original(self.second.end_to_original(pos))
+
+    def span_to_original(self, start: int, end: int) -> tuple[int, int]:
+        s = self.start_to_original(start)
+        return s, max(s, self.end_to_original(end))
+
+
+def _build(text: str, pieces: list[tuple[int, int, str]]) -> Normalised:
+    if not pieces:
         return Normalised(text, text)
     out: list[str] = []
     norm_starts: list[int] = []
@@ -114,31 +156,7 @@ def normalise(text: str) -> Normalised:
     orig_ends: list[int] = []
     last = 0
     length = 0
-    for m in _SPECIAL.finditer(text):
-        s, e = m.span()
-        piece = m.group()
-        if piece[0] != "&":
-            # Map character by character so a span can start or end inside a run.
-            if s > last:
-                out.append(text[last:s])
-                length += s - last
-            for k, ch in enumerate(piece):
-                rep = _normalise_char(ch)
-                if rep == ch:
-                    out.append(ch)
-                    length += 1
-                    continue
-                norm_starts.append(length)
-                orig_starts.append(s + k)
-                orig_ends.append(s + k + 1)
-                out.append(rep)
-                length += len(rep)
-                norm_ends.append(length)
-            last = e
-            continue
-        rep = _replacement(piece)
-        if rep == piece:
-            continue
+    for s, e, rep in pieces:
         if s > last:
             out.append(text[last:s])
             length += s - last
@@ -149,7 +167,53 @@ def normalise(text: str) -> Normalised:
         length += len(rep)
         norm_ends.append(length)
         last = e
-    if not norm_starts:
-        return Normalised(text, text)
     out.append(text[last:])
     return Normalised("".join(out), text, norm_starts, norm_ends, orig_starts, orig_ends)
+
+
+def _unicode_stage(text: str) -> Normalised:
+    """Entities, invisible characters, Unicode digits, compatibility forms."""
+    if text.isascii() and "&" not in text:
+        return Normalised(text, text)
+    pieces: list[tuple[int, int, str]] = []
+    for m in _SPECIAL.finditer(text):
+        s, e = m.span()
+        piece = m.group()
+        if piece[0] == "&":
+            rep = _replacement(piece)
+            if rep != piece:
+                pieces.append((s, e, rep))
+            continue
+        for k, ch in enumerate(piece):  # one by one, so a span may start or end inside a run
+            rep = _normalise_char(ch)
+            if rep != ch:
+                pieces.append((s + k, s + k + 1, rep))
+    return _build(text, pieces)
+
+
+def _ascii_stage(text: str) -> Normalised:
+    """Spelled-out digits and digit look-alikes, once invisible characters are gone."""
+    pieces = [(m.start(), m.end(), _ascii_replacement(m.group())) for m in _ASCII_DISGUISE.finditer(text)]
+    return _build(text, [p for p in pieces if p[2] != text[p[0]:p[1]]])
+
+
+def normalise(text: str) -> Normalised:
+    """Return `text` with Unicode and markup disguises undone and an offset map back to `text`."""
+    return _unicode_stage(text)
+
+
+def ascii_variant(first: Normalised) -> Normalised | _Composed | None:
+    """A second reading with spelled-out digits and digit look-alikes ("4lll", "O") replaced.
+
+    It is a separate reading, not a replacement: an Italian IBAN's letter O must stay a letter,
+    so detection runs on both and keeps what the second finds in addition.
+    """
+    if _ASCII_DISGUISE.search(first.text) is None:
+        return None
+    second = _ascii_stage(first.text)
+    if second.identity:
+        return None
+    if first.identity:
+        return Normalised(second.text, first.original, second.norm_starts, second.norm_ends, second.orig_starts,
+                          second.orig_ends)
+    return _Composed(second.text, first.original, first, second)

@@ -8,6 +8,7 @@ a signature block (the lines after "Thanks," or "--"), a table's "name" column.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +18,9 @@ if TYPE_CHECKING:
     from guard.inspection.detect import Candidate, CompiledDetector
     from guard.inspection.tables import TableContext
 
-_TOKEN = r"(?:[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:[-'][A-Z]?[a-z]+)?)"
+_UP = "A-ZÀ-ÖØ-Þ"
+_LO = "a-zß-öø-ÿ"
+_TOKEN = rf"(?:[{_UP}][{_LO}]+(?:[{_UP}][{_LO}]+)?(?:[-'][{_UP}]?[{_LO}]+)?)"
 _RUN = re.compile(rf"(?<![\w@.]){_TOKEN}(?: (?:[A-Z]\. )?{_TOKEN}){{1,3}}(?![\w@])")
 
 _GREETINGS = re.compile(
@@ -40,7 +43,7 @@ _AFTER_CUES = re.compile(
 # Capitalised words that are never part of a person's name in this setting.
 _STOP = frozenset("""
 a an and the of for to in on at by with from as is are was be been or not no yes this that these those
-dear hi hello hey good morning afternoon evening thanks thank regards kind best warm cheers sincerely
+dear hi hello hey morning afternoon evening thanks thank regards kind best warm cheers sincerely
 team support customer customers service services care billing account accounts desk travel fraud claims
 operations operation department dept office bank banking credit union energy home insurance health
 telecom streaming outfitters group inc ltd llc corp company co holdings partners bluepeak harbor pine
@@ -49,11 +52,15 @@ street st avenue ave road rd ln drive dr ct boulevard blvd suite apt unit
 monday tuesday wednesday thursday friday saturday sunday january february march july
 september october november december jan feb mar apr jun jul aug sep sept oct nov dec
 please note re fw fwd subject hi all regards mr mrs ms miss dr prof sir madam
-new old north south east west city county state states united america american
+new old city county state states united america american
 card visa mastercard amex discover iban ssn dob passport routing checking savings
 internal external escalation issue ticket order invoice payment refund update
 the agent manager director lead senior junior head chief officer
 """.split())
+
+
+# Words stripped from the front of a run ("Good morning Anna Lee", "North Harbor Bank").
+_LEADING = _STOP | frozenset("good north south east west dear".split())
 
 
 @lru_cache(maxsize=1)
@@ -64,6 +71,13 @@ def _names() -> tuple[frozenset[str], frozenset[str]]:
     first = _read(base / "first_names.txt")
     last = _read(base / "last_names.txt")
     return first, last
+
+
+def _fold(word: str) -> str:
+    """Lower-case without accents, as the name lists are stored."""
+    if word.isascii():
+        return word.lower()
+    return "".join(c for c in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(c))
 
 
 def _read(path: Path) -> frozenset[str]:
@@ -81,13 +95,13 @@ def person_candidates(cd: CompiledDetector, text: str, low: str, tables: TableCo
     det = cd.det
     for m in _RUN.finditer(text):
         tokens: list[tuple[int, int]] = []
-        for t in re.finditer(r"[A-Z][\w'-]*\.?", m.group()):
+        for t in re.finditer(rf"[{_UP}][\w'-]*\.?", m.group()):
             tokens.append((m.start() + t.start(), m.start() + t.end()))
-        while tokens and text[tokens[0][0]:tokens[0][1]].lower().rstrip(".") in _STOP:
+        while tokens and text[tokens[0][0]:tokens[0][1]].lower().rstrip(".") in _LEADING:
             tokens.pop(0)
         while tokens and text[tokens[-1][0]:tokens[-1][1]].lower().rstrip(".") in _STOP:
             tokens.pop()
-        words = [text[s:e].lower() for s, e in tokens]
+        words = [_fold(text[s:e]) for s, e in tokens]
         if len(words) < 2 or any(w.rstrip(".") in _STOP for w in words):
             continue
         start, end = tokens[0][0], tokens[-1][1]

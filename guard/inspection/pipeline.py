@@ -20,7 +20,7 @@ from guard.inspection.audience import AudienceClassifier
 from guard.inspection.detect import Candidate, DetectionEngine
 from guard.inspection.extract import Extractor, Limits
 from guard.inspection.mask import preview, redaction, value_hash
-from guard.inspection.normalise import normalise
+from guard.inspection.normalise import ascii_variant, normalise
 from guard.inspection.person import person_candidates
 from guard.inspection.policy import Policy
 from guard.inspection.rules import load_detectors, shipped_rules_dir
@@ -95,6 +95,13 @@ class Inspector:
         for c in self.engine.find(norm.text):
             s, e = norm.span_to_original(c.start, c.end)
             out.append((s, e, c))
+        variant = ascii_variant(norm)
+        if variant is not None:
+            for c in self.engine.find(variant.text):
+                s, e = variant.span_to_original(c.start, c.end)
+                if not any(s < oe and os < e for os, oe, _ in out):
+                    out.append((s, e, c))
+            out.sort(key=lambda t: t[0])
         return out
 
     def _finding(self, text: str, s: int, e: int, c: Candidate, segment: int) -> Finding:

@@ -182,32 +182,36 @@ def phone_intl(value: str) -> bool:
     return phonenumbers.is_possible_number(number)
 
 
+_MONTHS = {m: i + 1 for i, m in enumerate(
+    ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"))}
+
+
+def _year(token: str) -> int:
+    y = int(token)
+    if len(token) == 2:
+        return 1900 + y if y > (_dt.date.today().year % 100) else 2000 + y
+    return y
+
+
 def _parse_date(value: str) -> _dt.date | None:
-    months = {m: i + 1 for i, m in enumerate(
-        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"))}
-    parts = [p for p in re.split(r"[^0-9A-Z]+", value) if p]
-    nums = [p for p in parts if p.isdigit()]
-    names = [p for p in parts if not p.isdigit()]
-    month = None
-    for name in names:
-        key = name[:3]
-        if key in months:
-            month = months[key]
-    nums = [n.removesuffix("ST") for n in nums]
+    """Read a written date: numeric (day/month order guessed safely) or with a month name."""
+    nums = re.findall(r"\d+", value)
+    month = next((_MONTHS[w[:3]] for w in re.findall(r"[A-Z]{3,}", value.upper()) if w[:3] in _MONTHS), None)
     try:
         if month is not None:
-            ints = [int(re.sub(r"\D", "", n)) for n in nums]
-            year = next((i for i in ints if i >= 1000), None)
-            day = next((i for i in ints if i < 100), None)
-            if year is None or day is None:
+            if len(nums) != 2:
                 return None
-            return _dt.date(year, month, day)
+            day_token, year_token = (nums[0], nums[1]) if len(nums[1]) >= len(nums[0]) else (nums[1], nums[0])
+            if len(day_token) > 2:
+                return None
+            return _dt.date(_year(year_token), month, int(day_token))
         if len(nums) != 3:
             return None
-        a, b, c = (int(n) for n in nums)
         if len(nums[0]) == 4:
-            return _dt.date(a, b, c)
-        year = c if len(nums[2]) == 4 else (1900 + c if c > 30 else 2000 + c)
+            return _dt.date(int(nums[0]), int(nums[1]), int(nums[2]))
+        if len(nums[2]) not in (2, 4):
+            return None
+        a, b, year = int(nums[0]), int(nums[1]), _year(nums[2])
         if a > 12:
             return _dt.date(year, b, a)
         try:
@@ -244,6 +248,17 @@ def secret_entropy(value: str) -> bool:
     if all(c in "0123456789abcdefABCDEF" for c in v):
         return len(v) >= 32 and shannon_entropy(v.lower()) >= 3.0
     return shannon_entropy(v) >= 3.5
+
+
+@validator("password_like")
+def password_like(value: str) -> bool:
+    """A password or shared secret: 6+ characters mixing letters with digits or symbols."""
+    v = value.strip("\"'`.,;)")
+    if not 6 <= len(v) <= 128 or v.lower() in ("password", "changeme", "required", "redacted"):
+        return False
+    has_alpha = any(c.isalpha() for c in v)
+    has_other = any(not c.isalpha() for c in v)
+    return has_alpha and has_other and not v.startswith(("http", "<", "[", "{", "$"))
 
 
 @validator("always")
