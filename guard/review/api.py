@@ -113,8 +113,9 @@ async def release_item(request: web.Request, actor: Actor, svc: ReviewService) -
     outcome = await svc.release(request.match_info["id"], actor, str(body.get("reason", ""))[:2000])
     if outcome.delivered:
         return web.json_response({"id": outcome.summary.id, "status": outcome.summary.status.value})
-    return json_error(502, "release_failed", "the upstream did not take the message; it can be released again",
-                      id=outcome.summary.id, status=outcome.summary.status.value, detail=outcome.error)
+    body = {"error": "release_failed", "message": "the upstream did not take the message; it can be released again",
+            "id": outcome.summary.id, "status": outcome.summary.status.value, "detail": outcome.error}
+    return web.json_response(body, status=502)
 
 
 @authorised("reviewer")
