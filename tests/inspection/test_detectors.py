@@ -1,0 +1,145 @@
+"""Table-driven detector tests: each positive names the exact value; each negative is a near miss."""
+
+from __future__ import annotations
+
+import pytest
+
+from guard.inspection import Inspector
+
+POSITIVES = [
+    # cards: brands, separators, disguises
+    ("CREDIT_CARD", "card 4111 1111 1111 1111 thanks", "4111 1111 1111 1111"),
+    ("CREDIT_CARD", "refunded to 5344-4628-9792-1710", "5344-4628-9792-1710"),
+    ("CREDIT_CARD", "Mastercard 2-series 2223 0031 2200 3222 on file", "2223 0031 2200 3222"),
+    ("CREDIT_CARD", "amex 3782 822463 10005", "3782 822463 10005"),
+    ("CREDIT_CARD", "paid with 3723.319478.59814, exp. 05/30", "3723.319478.59814"),
+    ("CREDIT_CARD", "card 4111·1111·1111·1111 ok", "4111·1111·1111·1111"),
+    ("CREDIT_CARD", "card ４１１１ １１１１ １１１１ １１１１", "４１１１ １１１１ １１１１ １１１１"),
+    ("CREDIT_CARD", "card 4111\u200b1111\u200b1111\u200b1111 ok", "4111\u200b1111\u200b1111\u200b1111"),
+    ("CREDIT_CARD", "card 4111-1111\n> 1111-1111 ok", "4111-1111\n> 1111-1111"),
+    ("CREDIT_CARD", "card &#52;&#49;&#49;&#49;1111 1111 1111 ok", "&#52;&#49;&#49;&#49;1111 1111 1111"),
+    ("CREDIT_CARD", "card 4lll 1111 1111 1111 ok", "4lll 1111 1111 1111"),
+    ("CREDIT_CARD", "card ٤١١١ ١١١١ ١١١١ ١١١١ ok", "٤١١١ ١١١١ ١١١١ ١١١١"),
+    ("CREDIT_CARD", "card 4111111111111111 1234 (cvv)", "4111111111111111"),
+    # SSNs
+    ("US_SSN", "SSN: 591-68-1251", "591-68-1251"),
+    ("US_SSN", "social security number 591 68 1251", "591 68 1251"),
+    ("US_SSN", "SSN on file: 591681251", "591681251"),
+    ("US_SSN", "Identity verified - SSN 6868\r\n39826 matches", "6868\r\n39826"),
+    ("US_SSN", "my SSN is five nine one six eight one two five one", "five nine one six eight one two five one"),
+    # bank
+    ("IBAN", "IBAN FR34 9862 0454 1047 2697 4587 489. Thanks", "FR34 9862 0454 1047 2697 4587 489"),
+    ("IBAN", "IBAN: de89 3704 0044 0532 0130 00", "de89 3704 0044 0532 0130 00"),
+    ("IBAN", "to GB09NTQI43391174658596 please", "GB09NTQI43391174658596"),
+    ("IBAN", "IBAN IT60 X054 2811 1010 0000 0123 456 ok", "IT60 X054 2811 1010 0000 0123 456"),
+    ("ABA_ROUTING", "routing number 021000021", "021000021"),
+    ("US_BANK_ACCOUNT", "checking account 969411151095 (routing 329458074)", "969411151095"),
+    # identity
+    ("PASSPORT", "US passport number 568742205", "568742205"),
+    ("PASSPORT", "passport no. JM33K9N1W (German)", "JM33K9N1W"),
+    ("DATE_OF_BIRTH", "DOB: 22.11.1978", "22.11.1978"),
+    ("DATE_OF_BIRTH", "born 14 Dec 1978", "14 Dec 1978"),
+    ("DATE_OF_BIRTH", "date of birth: March 4th, 1985", "March 4th, 1985"),
+    # credentials
+    ("API_KEY", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
+    ("API_KEY", "token ghp_8T28ATCrs1uU1H4f9WV2HrVQ3ZDHXMwB7kxT now", "ghp_8T28ATCrs1uU1H4f9WV2HrVQ3ZDHXMwB7kxT"),
+    ("API_KEY", "key rk_live_NpnYJbo7Wew8bMiAxQPHp7zl ok", "rk_live_NpnYJbo7Wew8bMiAxQPHp7zl"),
+    ("API_KEY", "xoxb-533744844201-1500431178647-AsDprMDjiP6lTl0gwAsoOESl", None),
+    ("API_KEY", "api_secret: 2f3dad01d194e6f3391fa920a5db423c24b9b7c0", "2f3dad01d194e6f3391fa920a5db423c24b9b7c0"),
+    ("API_KEY", "password: Summer2024!xyz", "Summer2024!xyz"),
+    ("API_KEY", "postgres://app:s3cretPassw0rd@db.internal:5432/app", "s3cretPassw0rd"),
+    ("API_KEY", "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+     None),
+    ("API_KEY", "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----", None),
+    # contact
+    ("EMAIL", "write to justin41@example.net today", "justin41@example.net"),
+    ("PHONE", "call +1-801-234-5703 now", "+1-801-234-5703"),
+    ("PHONE", "T: (636) 860-5079 | E:", "(636) 860-5079"),
+    ("PHONE", "+44 20 7946 0958", "+44 20 7946 0958"),
+    ("ADDRESS", "ship to 718 Jackson Mill Suite 396, South Gregoryfort, WA 08869.",
+     "718 Jackson Mill Suite 396, South Gregoryfort, WA 08869"),
+    ("ADDRESS", "350 Fifth Avenue, New York, New York 10118", None),
+    ("PERSON", "Dear Jerome Griffin,\n\nthanks", "Jerome Griffin"),
+    ("PERSON", "Thanks,\nTiffany Webb (Fraud Operations)", "Tiffany Webb"),
+    ("PERSON", "Customer: Ana María López", "Ana María López"),
+]
+
+NEGATIVES = [
+    ("CREDIT_CARD", "The transaction reference 6176 1766 6759 8589 has been logged."),  # Luhn fails
+    ("CREDIT_CARD", "FedEx 627476344320 shipped"),  # 12 digits
+    ("CREDIT_CARD", "The IBAN you entered (AT90 6875 0931 1774 9600) failed"),  # tail of an IBAN
+    ("CREDIT_CARD", "EAN 0729222090678 in stock"),  # no card brand
+    ("CREDIT_CARD", "card 4111 1111 1111 1112"),  # one digit off
+    ("US_SSN", "Ticket 521-00-2388 has been closed."),  # group 00
+    ("US_SSN", "Survey code 976-10-5858."),  # area 9xx
+    ("US_SSN", "Extension code 996 28 0411"),
+    ("US_SSN", "order 591681251 shipped"),  # bare 9 digits need an SSN cue
+    ("US_SSN", "SSN 666-12-3456"),  # area 666
+    ("IBAN", "Our system rejected ES76 3407 1085 2003 3790 8590 as invalid"),  # mod-97 fails
+    ("IBAN", "Payment reference: DE28 1803 9377 5998 3677 03."),
+    ("ABA_ROUTING", "routing 123456789"),  # checksum fails
+    ("ABA_ROUTING", "invoice 021000021"),  # no routing cue
+    ("US_BANK_ACCOUNT", "Order #29624273 has shipped"),
+    ("US_BANK_ACCOUNT", "Account Services\n(455) 286-3874"),  # a phone under a department name
+    ("PASSPORT", "order K59069422 shipped"),  # no passport cue
+    ("DATE_OF_BIRTH", "Your invoice is due on 21 Mar 2024."),  # no birth cue
+    ("DATE_OF_BIRTH", "born 31.02.1980"),  # not a date
+    ("API_KEY", "fixed in commit 69ba5d3bff65366f57858fb64b85a0c345049c4e"),
+    ("API_KEY", "Download checksum (sha256): 2789755e6af619f15229ad3dca730e59bb893efc216863606a0204e42ecbfa23"),
+    ("API_KEY", "Request id ea9dc1a3-5287-4a30-bd2d-2702b0f40ed1 shows the timeout"),
+    ("API_KEY", "Please reset your password: https://example.com/reset"),
+    ("API_KEY", "Your password is reset"),
+    ("PHONE", "version 19.9.7 released"),
+    ("PERSON", "Kind regards,\nDeveloper Support"),
+    ("PERSON", "Harbor & Pine Bank Customer Care"),
+]
+
+
+@pytest.mark.parametrize(("entity", "text", "value"), POSITIVES)
+def test_detects(inspector: Inspector, entity: str, text: str, value: str | None) -> None:
+    found = [(f.type, text[f.start:f.end]) for f in inspector.scan_text(text)]
+    expected = value if value is not None else None
+    hits = [v for t, v in found if t == entity]
+    assert hits, f"{entity} not found in {text!r}; found {found}"
+    if expected is not None:
+        assert expected in hits, f"{entity}: expected span {expected!r}, got {hits}"
+
+
+@pytest.mark.parametrize(("entity", "text"), NEGATIVES)
+def test_near_miss_is_not_reported(inspector: Inspector, entity: str, text: str) -> None:
+    found = [(f.type, text[f.start:f.end]) for f in inspector.scan_text(text)]
+    assert entity not in [t for t, _ in found], found
+
+
+def test_findings_explain_themselves(inspector: Inspector) -> None:
+    [f] = [f for f in inspector.scan_text("Card number: 4111 1111 1111 1111") if f.type == "CREDIT_CARD"]
+    assert f.detector == "CREDIT_CARD_PAN"
+    text = " ".join(f.explanation)
+    assert "validator luhn_card: pass" in text and "context" in text
+    assert f.preview == "**** **** **** 1111"
+    assert "4111" not in f.value_hash and f.value_hash.startswith("h:")
+
+
+def test_same_value_same_hash_whatever_the_disguise(inspector: Inspector) -> None:
+    a = inspector.scan_text("card 4111 1111 1111 1111")[0]
+    b = inspector.scan_text("card ４１１１-１１１１-１１１１-１１１１")[0]
+    assert a.value_hash == b.value_hash
+
+
+def test_table_column_header_is_context(inspector: Inspector) -> None:
+    text = "name\trouting\taccount\tamount\nNathan Johnson\t629605970\t96348884063\t1533.68\n" \
+           "Robin Carter\t243263251\t86079985\t1996.95\n"
+    types = sorted((f.type, text[f.start:f.end]) for f in inspector.scan_text(text) if f.type != "PERSON")
+    assert ("ABA_ROUTING", "629605970") in types
+    assert ("US_BANK_ACCOUNT", "86079985") in types
+    assert ("US_BANK_ACCOUNT", "96348884063") in types
+
+
+def test_csv_with_quoted_commas(inspector: Inspector) -> None:
+    text = ('customer,ssn,dob,address\n'
+            'Derek Gonzalez,182-12-5403,03-05-1948,"7179 Parker Motorway Apt. 004, East Brandonton, ND 84308"\n'
+            'Austin Nelson,143882862,October 04, 1972,"0352 Miller Tunnel, Jessicaborough, GA 81409"\n')
+    found = {(f.type, text[f.start:f.end]) for f in inspector.scan_text(text)}
+    assert ("US_SSN", "143882862") in found
+    assert ("DATE_OF_BIRTH", "October 04, 1972") in found
+    assert ("DATE_OF_BIRTH", "03-05-1948") in found
