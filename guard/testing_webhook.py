@@ -121,6 +121,12 @@ def error(service: str, status: int) -> Canned:
     return _json(status, {"error": status})
 
 
+def bound_port(site: web.TCPSite) -> int | None:
+    """The port a site listens on (aiohttp has no public accessor; port 0 picks a free one)."""
+    sockets = getattr(site._server, "sockets", None)
+    return int(sockets[0].getsockname()[1]) if sockets else None
+
+
 class FakeWebhook:
     """One fake upstream service on loopback. Every POST path is accepted."""
 
@@ -172,9 +178,7 @@ class FakeWebhook:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server  # aiohttp has no public accessor for the bound port
-        if server is not None and getattr(server, "sockets", None):
-            self.port = server.sockets[0].getsockname()[1]
+        self.port = bound_port(site) or self.port
         return self
 
     async def stop(self) -> None:
@@ -224,9 +228,7 @@ class GuardHttp:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server  # aiohttp has no public accessor for the bound port
-        if server is not None and getattr(server, "sockets", None):
-            self.port = server.sockets[0].getsockname()[1]
+        self.port = bound_port(site) or self.port
         return self
 
     async def stop(self) -> None:

@@ -114,6 +114,19 @@ class ChatProxy:
             services.extras["webhook_forwarder"] = forwarder
             services.extras.setdefault("on_close", []).append(forwarder.close)
         self.forwarder = forwarder
+        # Label children resolved once: labels() takes a lock and builds a key on every call.
+        metrics = services.metrics
+        self._inspection_seconds = metrics.inspection_seconds.labels("chat")
+        self._upstream_seconds = metrics.upstream_seconds.labels("chat")
+        self._upstream_up = metrics.upstream_up.labels("chat")
+        self._upstream_replies: dict[str, Any] = {}
+
+    def _upstream_reply(self, klass: str) -> Any:
+        child = self._upstream_replies.get(klass)
+        if child is None:
+            child = self.services.metrics.upstream_replies.labels("chat", klass)
+            self._upstream_replies[klass] = child
+        return child
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -143,7 +156,7 @@ class ChatProxy:
             return self._fail(route, started, exc, "inspection_failed", "could not be inspected")
         action = verdict.action
         self.services.metrics.count_verdict("chat", verdict.audience.value, action.value, verdict.counts())
-        self.services.metrics.inspection_seconds.labels("chat").observe(verdict.duration_s)
+        self._inspection_seconds.observe(verdict.duration_s)
         if action is Action.ALLOW:
             return await self._forward(route, verdict, tail, query, body, request, started)
         if action is Action.REDACT:
@@ -185,13 +198,12 @@ class ChatProxy:
         request: web.Request, started: float,
     ) -> web.StreamResponse:
         url = join_upstream(route.upstream, tail, query)
-        metrics = self.services.metrics
         t0 = time.perf_counter()
         try:
             reply = await self.forwarder.post(url, body, request.headers)
         except DeliveryError as exc:
-            metrics.upstream_replies.labels("chat", "error").inc()
-            metrics.upstream_up.labels("chat").set(0)
+            self._upstream_reply("error").inc()
+            self._upstream_up.set(0)
             timeout = isinstance(exc, UpstreamTimeout)
             status = 504 if timeout else 502
             self._log(route, "upstream_timeout" if timeout else "upstream_error", started, verdict=verdict,
@@ -200,9 +212,9 @@ class ChatProxy:
                 status, "upstream_timeout" if timeout else "upstream_unreachable",
                 f"{exc}; the message was not delivered, retry later",
             )
-        metrics.upstream_seconds.labels("chat").observe(time.perf_counter() - t0)
-        metrics.upstream_replies.labels("chat", reply.status_class).inc()
-        metrics.upstream_up.labels("chat").set(1 if reply.status < 500 else 0)
+        self._upstream_seconds.observe(time.perf_counter() - t0)
+        self._upstream_reply(reply.status_class).inc()
+        self._upstream_up.set(1 if reply.status < 500 else 0)
         self._log(route, "forwarded", started, verdict=verdict, status=reply.status,
                   delivered=200 <= reply.status < 300)
         return upstream_response(reply)

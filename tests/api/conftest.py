@@ -5,4 +5,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "chat"))
 
-from chat_env import inspector, start_guard, upstreams  # noqa: E402, F401  (fixtures)
+from chat_env import inspector, start_guard, upstreams  # noqa: F401  (fixtures)

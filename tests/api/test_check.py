@@ -22,8 +22,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 CARD_DIGITS = CARD.replace(" ", "")
 
 
-async def check(guard: Guard, body: Any = None, *, headers: dict[str, str] | None = AUTH,
-                data: bytes | None = None) -> tuple[int, dict[str, str], Any]:
+async def check(
+    guard: Guard, body: Any = None, *, headers: dict[str, str] | None = AUTH, data: bytes | None = None
+) -> tuple[int, dict[str, str], Any]:
     async with aiohttp.ClientSession() as http:
         kw: dict[str, Any] = {"data": data} if data is not None else {"json": body}
         async with http.post(guard.url("/api/v1/check"), headers=headers, **kw) as resp:
@@ -39,8 +40,10 @@ async def slack() -> Any:
 
 @pytest.fixture
 async def guard(start_guard: GuardFactory, slack: FakeWebhook) -> Guard:
-    return await start_guard([route("support", "slack", slack), route("team", "slack", slack, audience="internal")],
-                             review={"api_tokens": TOKENS})
+    return await start_guard(
+        [route("support", "slack", slack), route("team", "slack", slack, audience="internal")],
+        review={"api_tokens": TOKENS},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +61,9 @@ def assert_matches_spec(spec: dict[str, Any], body: Any, schema: str = "CheckRes
 async def test_tokens_required_when_configured(guard: Guard) -> None:
     draft = {"to": ["a@northwind.net"], "text": CLEAN}
     status, headers, body = await check(guard, draft, headers=None)
-    assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer") and body["error"] == "unauthorized"
+    assert (
+        status == 401 and headers["WWW-Authenticate"].startswith("Bearer") and body["error"] == "unauthorized"
+    )
     status, _, _ = await check(guard, draft, headers={"Authorization": f"Bearer {TOKEN}x"})
     assert status == 401
     status, _, _ = await check(guard, draft, headers={"Authorization": f"Basic {TOKEN}"})
@@ -77,7 +82,12 @@ async def test_open_on_loopback_only_without_tokens(start_guard: GuardFactory) -
 
 
 async def test_email_text_draft_with_card(guard: Guard, spec: dict[str, Any]) -> None:
-    draft = {"from": "agent@example.com", "to": ["customer@northwind.net"], "subject": "Refund", "text": CARD_TEXT}
+    draft = {
+        "from": "agent@example.com",
+        "to": ["customer@northwind.net"],
+        "subject": "Refund",
+        "text": CARD_TEXT,
+    }
     status, _, body = await check(guard, draft)
     assert status == 200
     assert_matches_spec(spec, body)
@@ -87,7 +97,7 @@ async def test_email_text_draft_with_card(guard: Guard, spec: dict[str, Any]) ->
     (finding,) = [f for f in body["findings"] if f["type"] == "CREDIT_CARD"]
     seg = body["segments"][finding["segment"]]
     assert seg["source"] == finding["source"]
-    assert CARD_TEXT[finding["start"]:finding["end"]] == CARD
+    assert CARD_TEXT[finding["start"] : finding["end"]] == CARD
     assert finding["preview"].endswith("1111") and finding["detector"] and 0 < finding["score"] <= 1
     assert body["redacted"]["subject"] == "Refund"
     assert CARD_DIGITS not in body["redacted"]["text"].replace(" ", "")
@@ -128,22 +138,25 @@ async def test_chat_draft_uses_route_audience_and_dialect(guard: Guard, slack: F
     assert slack.requests == []  # a check never sends
 
 
-@pytest.mark.parametrize(("draft", "error", "needle"), [
-    ({"text": "a", "eml": "b"}, "invalid_request", "exactly one"),
-    ({"to": ["a@northwind.net"]}, "invalid_request", "exactly one"),
-    ({"text": "a", "eml": None}, "invalid_request", "null"),
-    ({"route": "support", "payload": {"text": "x"}, "subject": "s"}, "invalid_request", "subject"),
-    
-    ({"channel": "chat", "route": "support"}, "invalid_request", "payload"),
-    ({"route": "support", "payload": None}, "invalid_request", "null"),
-    ({"text": "a", "route": "support", "payload": {}}, "invalid_request", "chat draft"),
-    ({"text": 4111111111111111}, "invalid_request", "text"),
-    ({"text": "a", "bogus": CARD}, "invalid_request", "bogus"),
-    ({"to": [4111111111111111], "text": "a"}, "invalid_request", "to"),
-    ([CARD], "invalid_request", "JSON object"),
-])
-async def test_validation_errors_name_the_field_not_the_value(guard: Guard, draft: Any, error: str,
-                                                              needle: str) -> None:
+@pytest.mark.parametrize(
+    ("draft", "error", "needle"),
+    [
+        ({"text": "a", "eml": "b"}, "invalid_request", "exactly one"),
+        ({"to": ["a@northwind.net"]}, "invalid_request", "exactly one"),
+        ({"text": "a", "eml": None}, "invalid_request", "null"),
+        ({"route": "support", "payload": {"text": "x"}, "subject": "s"}, "invalid_request", "subject"),
+        ({"channel": "chat", "route": "support"}, "invalid_request", "payload"),
+        ({"route": "support", "payload": None}, "invalid_request", "null"),
+        ({"text": "a", "route": "support", "payload": {}}, "invalid_request", "chat draft"),
+        ({"text": 4111111111111111}, "invalid_request", "text"),
+        ({"text": "a", "bogus": CARD}, "invalid_request", "bogus"),
+        ({"to": [4111111111111111], "text": "a"}, "invalid_request", "to"),
+        ([CARD], "invalid_request", "JSON object"),
+    ],
+)
+async def test_validation_errors_name_the_field_not_the_value(
+    guard: Guard, draft: Any, error: str, needle: str
+) -> None:
     status, _, body = await check(guard, draft)
     assert status == 400 and body["error"] == error and needle in body["message"]
     assert "4111" not in body["message"]
@@ -156,7 +169,9 @@ async def test_unknown_route_is_404(guard: Guard) -> None:
 
 async def test_bad_json_and_size(start_guard: GuardFactory) -> None:
     guard = await start_guard([], http={"max_body_bytes": 2048}, review={"api_tokens": TOKENS})
-    status, _, body = await check(guard, data=b'{"text": "4111 1111', headers={**AUTH, "Content-Type": "application/json"})
+    status, _, body = await check(
+        guard, data=b'{"text": "4111 1111', headers={**AUTH, "Content-Type": "application/json"}
+    )
     assert status == 400 and "not valid JSON" in body["message"] and "4111" not in body["message"]
     status, _, body = await check(guard, {"text": "x" * 4096})
     assert status == 413
@@ -191,14 +206,18 @@ async def test_metrics_and_log(guard: Guard) -> None:
 
 
 async def test_spec_is_served_and_valid(guard: Guard, spec: dict[str, Any]) -> None:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(guard.url("/api/v1/openapi.yaml")) as resp:
-            assert resp.status == 200 and resp.content_type == "application/yaml"
-            served = yaml.safe_load(await resp.text())
+    async with aiohttp.ClientSession() as http, http.get(guard.url("/api/v1/openapi.yaml")) as resp:
+        assert resp.status == 200 and resp.content_type == "application/yaml"
+        served = yaml.safe_load(await resp.text())
     assert served == spec and served["openapi"].startswith("3.1")
     assert "/api/v1/check" in served["paths"]
     jsonschema.Draft202012Validator.check_schema(served["components"]["schemas"]["CheckRequest"])
-    example = served["paths"]["/api/v1/check"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    example = served["paths"]["/api/v1/check"]["post"]["requestBody"]["content"]["application/json"][
+        "examples"
+    ]
     for ex in example.values():
-        jsonschema.validate(ex["value"], {**served, "$ref": "#/components/schemas/CheckRequest"},
-                            cls=jsonschema.Draft202012Validator)
+        jsonschema.validate(
+            ex["value"],
+            {**served, "$ref": "#/components/schemas/CheckRequest"},
+            cls=jsonschema.Draft202012Validator,
+        )

@@ -29,12 +29,26 @@ async def test_schemathesis_finds_no_failures(start_guard: GuardFactory, tmp_pat
     async with FakeWebhook("slack") as hook:
         guard = await start_guard(
             [route("support", "slack", hook), route("team", "discord", hook, audience="internal")],
-            review={"api_tokens": [{"name": "st", "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest()}]},
+            review={
+                "api_tokens": [{"name": "st", "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest()}]
+            },
         )
         proc = await asyncio.create_subprocess_exec(
-            st, "run", guard.url("/api/v1/openapi.yaml"), "--url", guard.url("/"),
-            "-H", f"Authorization: Bearer {TOKEN}", "--checks", "all", "--max-examples", "80", "--no-color",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
+            st,
+            "run",
+            guard.url("/api/v1/openapi.yaml"),
+            "--url",
+            guard.url("/"),
+            "-H",
+            f"Authorization: Bearer {TOKEN}",
+            "--checks",
+            "all",
+            "--max-examples",
+            "80",
+            "--no-color",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=tmp_path,
         )
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
     report = out.decode(errors="replace")

@@ -33,7 +33,8 @@ UPSTREAM_PATHS = {
     "mattermost": "/hooks/mmkey123",
     "discord": "/api/webhooks/123/tok",
     "teams": "/webhookb2/abc@def/IncomingWebhook/123/456",
-    "teams_workflows": "/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sig=SIG",
+    "teams_workflows": "/workflows/abc/triggers/manual/paths/invoke"
+    "?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sig=SIG",
     "googlechat": "/v1/spaces/AAA/messages?key=KEY&token=TOK",
     "generic": "/ingest",
 }
@@ -44,7 +45,9 @@ FORMAT = {"teams_workflows": "teams"}
 def inspector(tmp_path_factory: pytest.TempPathFactory) -> Inspector:
     """Rules compile once per session; every test's settings use the same rules and hash key."""
     tmp = tmp_path_factory.mktemp("inspector")
-    return Inspector.from_settings(load_settings(None, data_dir=str(tmp), rules={"hash_key": "test-hash-key"}))
+    return Inspector.from_settings(
+        load_settings(None, data_dir=str(tmp), rules={"hash_key": "test-hash-key"})
+    )
 
 
 @pytest.fixture
@@ -58,8 +61,12 @@ async def upstreams(tmp_path: Path) -> AsyncIterator[dict[str, FakeWebhook]]:
 
 
 def route(name: str, service: str, hook: FakeWebhook, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "format": FORMAT.get(service, service), "upstream": hook.url(UPSTREAM_PATHS[service]),
-            **extra}
+    return {
+        "name": name,
+        "format": FORMAT.get(service, service),
+        "upstream": hook.url(UPSTREAM_PATHS[service]),
+        **extra,
+    }
 
 
 def service_routes(upstreams: dict[str, FakeWebhook], **extra: Any) -> list[dict[str, Any]]:
@@ -89,17 +96,21 @@ GuardFactory = Callable[..., Awaitable[Guard]]
 
 @pytest.fixture
 async def start_guard(
-    make_settings: Callable[..., Settings], inspector: Inspector,
+    make_settings: Callable[..., Settings],
+    inspector: Inspector,
 ) -> AsyncIterator[GuardFactory]:
     started: list[Guard] = []
 
-    async def factory(routes: list[dict[str, Any]], *, inspector_override: Any = None, store: Any = None,
-                      **sections: Any) -> Guard:
+    async def factory(
+        routes: list[dict[str, Any]], *, inspector_override: Any = None, store: Any = None, **sections: Any
+    ) -> Guard:
         settings = make_settings(chat={"routes": routes}, **sections)
         log = io.StringIO()
         services = Services(
-            settings=settings, inspector=inspector_override or inspector,
-            store=store if store is not None else SqliteStore(settings), metrics=Metrics(),
+            settings=settings,
+            inspector=inspector_override or inspector,
+            store=store if store is not None else SqliteStore(settings),
+            metrics=Metrics(),
             log=get_logger("guard", settings.log, stream=log),
         )
         await services.store.open()

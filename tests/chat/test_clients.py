@@ -30,14 +30,18 @@ async def guard(start_guard: GuardFactory, upstreams: dict[str, FakeWebhook]) ->
 
 
 def _arrived(hook: FakeWebhook, needle: str) -> bool:
-    return any(needle.encode() in r.body or needle.replace(" ", "+").encode() in r.body for r in hook.requests)
+    return any(
+        needle.encode() in r.body or needle.replace(" ", "+").encode() in r.body for r in hook.requests
+    )
 
 
 # -- Slack ---------------------------------------------------------------------------------------
 async def test_slack_sdk(guard: Guard, upstreams: dict[str, FakeWebhook]) -> None:
     hook = upstreams["slack"]
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": CLEAN}}]
-    direct = await asyncio.to_thread(WebhookClient(hook.url(UPSTREAM_PATHS["slack"])).send, text=CLEAN, blocks=blocks)
+    direct = await asyncio.to_thread(
+        WebhookClient(hook.url(UPSTREAM_PATHS["slack"])).send, text=CLEAN, blocks=blocks
+    )
     via = await asyncio.to_thread(WebhookClient(guard.hook("slack-ext")).send, text=CLEAN, blocks=blocks)
     assert (via.status_code, via.body) == (direct.status_code, direct.body) == (200, "ok")
     assert via.headers["Content-Type"] == direct.headers["Content-Type"]
@@ -45,8 +49,9 @@ async def test_slack_sdk(guard: Guard, upstreams: dict[str, FakeWebhook]) -> Non
     assert hook.requests[0].content_type == hook.requests[1].content_type
     assert hook.requests[1].path == "/services/T000/B000/XXXX"
 
-    held = await asyncio.to_thread(WebhookClient(guard.hook("slack-ext")).send, text="refund",
-                                   attachments=[{"text": CARD_TEXT}])
+    held = await asyncio.to_thread(
+        WebhookClient(guard.hook("slack-ext")).send, text="refund", attachments=[{"text": CARD_TEXT}]
+    )
     assert held.status_code == 202 and json.loads(held.body)["id"]
     refused = await asyncio.to_thread(WebhookClient(guard.hook("slack-ext")).send, text=KEY_TEXT)
     assert (refused.status_code, refused.body) == (403, "action_prohibited")
@@ -77,9 +82,13 @@ async def test_apprise_mattermost(guard: Guard, upstreams: dict[str, FakeWebhook
     assert hook.requests[0].body == hook.requests[1].body
     assert hook.requests[1].path == "/hooks/mmkey123"
 
-    assert not await asyncio.to_thread(_apprise, f"mmost://127.0.0.1:{guard.http.port}/mattermost-ext", KEY_TEXT)
+    assert not await asyncio.to_thread(
+        _apprise, f"mmost://127.0.0.1:{guard.http.port}/mattermost-ext", KEY_TEXT
+    )
     # Held: apprise wants Mattermost's 200, so the 202 + id reads as a failure to the sender.
-    assert not await asyncio.to_thread(_apprise, f"mmost://127.0.0.1:{guard.http.port}/mattermost-ext", CARD_TEXT)
+    assert not await asyncio.to_thread(
+        _apprise, f"mmost://127.0.0.1:{guard.http.port}/mattermost-ext", CARD_TEXT
+    )
     assert len(hook.requests) == 2 and not _arrived(hook, CARD)
     assert await asyncio.to_thread(_apprise, f"mmost://127.0.0.1:{guard.http.port}/mattermost-int", CARD_TEXT)
     assert _arrived(hook, CARD)
@@ -91,9 +100,13 @@ async def test_apprise_json(guard: Guard, upstreams: dict[str, FakeWebhook]) -> 
     assert await asyncio.to_thread(_apprise, f"json://127.0.0.1:{guard.http.port}/hooks/generic-ext", CLEAN)
     assert hook.requests[0].json()["message"] == CLEAN
     assert hook.requests[0].path == "/ingest"
-    assert not await asyncio.to_thread(_apprise, f"json://127.0.0.1:{guard.http.port}/hooks/generic-ext", KEY_TEXT)
+    assert not await asyncio.to_thread(
+        _apprise, f"json://127.0.0.1:{guard.http.port}/hooks/generic-ext", KEY_TEXT
+    )
     assert len(hook.requests) == 1
-    assert await asyncio.to_thread(_apprise, f"json://127.0.0.1:{guard.http.port}/hooks/generic-int", CARD_TEXT)
+    assert await asyncio.to_thread(
+        _apprise, f"json://127.0.0.1:{guard.http.port}/hooks/generic-int", CARD_TEXT
+    )
     assert _arrived(hook, CARD)
 
 
@@ -146,13 +159,29 @@ async def test_pymsteams(guard: Guard, upstreams: dict[str, FakeWebhook]) -> Non
 
 
 def _adaptive(text: str) -> dict[str, Any]:
-    return {"type": "message", "attachments": [{
-        "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
-        "content": {"type": "AdaptiveCard", "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                    "version": "1.4", "body": [{"type": "Container", "items": [
-                        {"type": "TextBlock", "text": "Report"},
-                        {"type": "FactSet", "facts": [{"title": "Note", "value": text}]}]}]},
-    }]}
+    return {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": None,
+                "content": {
+                    "type": "AdaptiveCard",
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "version": "1.4",
+                    "body": [
+                        {
+                            "type": "Container",
+                            "items": [
+                                {"type": "TextBlock", "text": "Report"},
+                                {"type": "FactSet", "facts": [{"title": "Note", "value": text}]},
+                            ],
+                        }
+                    ],
+                },
+            }
+        ],
+    }
 
 
 async def test_teams_workflows_raw(guard: Guard, upstreams: dict[str, FakeWebhook]) -> None:
@@ -161,7 +190,7 @@ async def test_teams_workflows_raw(guard: Guard, upstreams: dict[str, FakeWebhoo
         async with http.post(guard.hook("teams_workflows-ext"), json=_adaptive(CLEAN)) as resp:
             assert resp.status == 202 and await resp.read() == b""
         assert hook.requests[0].json() == _adaptive(CLEAN)
-        assert "api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sig=SIG" == hook.requests[0].query
+        assert hook.requests[0].query == "api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sig=SIG"
         async with http.post(guard.hook("teams_workflows-ext"), json=_adaptive(KEY_TEXT)) as resp:
             assert resp.status == 403
             assert (await resp.json())["error"]["code"] == "OutboundGuardBlocked"
@@ -175,16 +204,33 @@ async def test_teams_workflows_raw(guard: Guard, upstreams: dict[str, FakeWebhoo
 
 # -- Google Chat (raw aiohttp) ---------------------------------------------------------------------------
 def _gchat(text: str) -> dict[str, Any]:
-    return {"text": "Report", "cardsV2": [{"cardId": "c1", "card": {"sections": [{"widgets": [
-        {"textParagraph": {"text": text}}, {"decoratedText": {"topLabel": "Note", "text": "see above"}}]}]}}]}
+    return {
+        "text": "Report",
+        "cardsV2": [
+            {
+                "cardId": "c1",
+                "card": {
+                    "sections": [
+                        {
+                            "widgets": [
+                                {"textParagraph": {"text": text}},
+                                {"decoratedText": {"topLabel": "Note", "text": "see above"}},
+                            ]
+                        }
+                    ]
+                },
+            }
+        ],
+    }
 
 
 async def test_google_chat_raw(guard: Guard, upstreams: dict[str, FakeWebhook]) -> None:
     hook = upstreams["googlechat"]
     headers = {"Content-Type": "application/json; charset=UTF-8"}
     async with aiohttp.ClientSession() as http:
-        async with http.post(guard.hook("googlechat-ext") + "?threadKey=t1", data=json.dumps(_gchat(CLEAN)),
-                             headers=headers) as resp:
+        async with http.post(
+            guard.hook("googlechat-ext") + "?threadKey=t1", data=json.dumps(_gchat(CLEAN)), headers=headers
+        ) as resp:
             assert resp.status == 200 and (await resp.json())["name"].startswith("spaces/AAA/messages/")
         got = hook.requests[0]
         assert got.json() == _gchat(CLEAN) and got.content_type == headers["Content-Type"]

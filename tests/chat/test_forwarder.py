@@ -8,12 +8,15 @@ from guard.chat.forwarder import UpstreamTimeout, UpstreamUnreachable, WebhookFo
 from guard.testing_webhook import FakeWebhook
 
 
-@pytest.mark.parametrize(("upstream", "tail", "query", "expected"), [
-    ("http://h/a/b", "", "", "http://h/a/b"),
-    ("http://h/a/b/", "c/d", "", "http://h/a/b/c/d"),
-    ("http://h/a?sig=S%2F1", "", "wait=True", "http://h/a?sig=S%2F1&wait=True"),
-    ("http://h/a?sig=1", "t%20x", "q=%E2%82%AC", "http://h/a/t%20x?sig=1&q=%E2%82%AC"),
-])
+@pytest.mark.parametrize(
+    ("upstream", "tail", "query", "expected"),
+    [
+        ("http://h/a/b", "", "", "http://h/a/b"),
+        ("http://h/a/b/", "c/d", "", "http://h/a/b/c/d"),
+        ("http://h/a?sig=S%2F1", "", "wait=True", "http://h/a?sig=S%2F1&wait=True"),
+        ("http://h/a?sig=1", "t%20x", "q=%E2%82%AC", "http://h/a/t%20x?sig=1&q=%E2%82%AC"),
+    ],
+)
 def test_join_upstream_keeps_encoding(upstream: str, tail: str, query: str, expected: str) -> None:
     assert str(join_upstream(upstream, tail, query)) == expected
 

@@ -18,8 +18,13 @@ from guard.testing_webhook import Canned, FakeWebhook
 CARD_DIGITS = CARD.replace(" ", "")
 
 
-async def post(url: str, body: Any = None, *, data: bytes | None = None, headers: dict[str, str] | None = None,
-               ) -> tuple[int, dict[str, str], bytes]:
+async def post(
+    url: str,
+    body: Any = None,
+    *,
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     async with aiohttp.ClientSession() as http:
         kwargs: dict[str, Any] = {"data": data} if data is not None else {"json": body}
         async with http.post(url, headers=headers, **kwargs) as resp:
@@ -82,8 +87,9 @@ async def test_unknown_route_404(start_guard: GuardFactory) -> None:
 
 
 async def test_secret_header_or_query_and_stripped(start_guard: GuardFactory, slack: FakeWebhook) -> None:
-    guard = await start_guard([{"name": "s", "format": "slack", "upstream": slack.url("/services/X?a=1"),
-                                "secret": "s3cr3t-token"}])
+    guard = await start_guard(
+        [{"name": "s", "format": "slack", "upstream": slack.url("/services/X?a=1"), "secret": "s3cr3t-token"}]
+    )
     status, _, body = await post(guard.hook("s"), {"text": CLEAN})
     assert status == 401 and json.loads(body)["error"] == "unauthorized"
     status, _, _ = await post(guard.hook("s"), {"text": CLEAN}, headers={"X-Guard-Secret": "s3cr3t-tokem"})
@@ -124,16 +130,20 @@ async def test_body_too_large_413(start_guard: GuardFactory, slack: FakeWebhook)
     assert slack.requests == []
 
 
-@pytest.mark.parametrize(("data", "ctype", "status", "needle"), [
-    (b'{"text": "4111111111111111"', "application/json", 400, "not valid JSON"),
-    (b"", "application/json", 400, "empty"),
-    (b'{"text": "a", "text": "b"}', "application/json", 400, "duplicate key"),
-    (b'{"text": "\xff"}', "application/json", 400, "UTF-8"),
-    (b"--b\r\n\r\n--b--", "multipart/form-data; boundary=b", 415, "multipart"),
-    (b"payload=%7Bnot-json", "application/x-www-form-urlencoded", 400, "not valid JSON"),
-])
-async def test_bad_bodies(start_guard: GuardFactory, slack: FakeWebhook, data: bytes, ctype: str, status: int,
-                          needle: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "ctype", "status", "needle"),
+    [
+        (b'{"text": "4111111111111111"', "application/json", 400, "not valid JSON"),
+        (b"", "application/json", 400, "empty"),
+        (b'{"text": "a", "text": "b"}', "application/json", 400, "duplicate key"),
+        (b'{"text": "\xff"}', "application/json", 400, "UTF-8"),
+        (b"--b\r\n\r\n--b--", "multipart/form-data; boundary=b", 415, "multipart"),
+        (b"payload=%7Bnot-json", "application/x-www-form-urlencoded", 400, "not valid JSON"),
+    ],
+)
+async def test_bad_bodies(
+    start_guard: GuardFactory, slack: FakeWebhook, data: bytes, ctype: str, status: int, needle: str
+) -> None:
     guard = await start_guard([route("s", "slack", slack)])
     got, _, body = await post(guard.hook("s"), data=data, headers={"Content-Type": ctype})
     msg = json.loads(body)["message"]
@@ -142,7 +152,9 @@ async def test_bad_bodies(start_guard: GuardFactory, slack: FakeWebhook, data: b
     assert slack.requests == []
 
 
-async def test_slack_form_payload_scanned_and_forwarded(start_guard: GuardFactory, slack: FakeWebhook) -> None:
+async def test_slack_form_payload_scanned_and_forwarded(
+    start_guard: GuardFactory, slack: FakeWebhook
+) -> None:
     guard = await start_guard([route("s", "slack", slack, audience="external")])
     form = aiohttp.FormData({"payload": json.dumps({"text": KEY_TEXT})})
     async with aiohttp.ClientSession() as http:
@@ -155,25 +167,37 @@ async def test_slack_form_payload_scanned_and_forwarded(start_guard: GuardFactor
     assert slack.requests[0].content_type == "application/x-www-form-urlencoded"
 
 
-async def test_card_as_json_number_is_found(start_guard: GuardFactory, upstreams: dict[str, FakeWebhook]) -> None:
+async def test_card_as_json_number_is_found(
+    start_guard: GuardFactory, upstreams: dict[str, FakeWebhook]
+) -> None:
     hook = upstreams["generic"]
     guard = await start_guard([route("g", "generic", hook, quarantine_reply="accepted")])
-    status, _, body = await post(guard.hook("g"), data=b'{"note": "card", "card": 4111111111111111}',
-                                 headers={"Content-Type": "application/json"})
+    status, _, body = await post(
+        guard.hook("g"),
+        data=b'{"note": "card", "card": 4111111111111111}',
+        headers={"Content-Type": "application/json"},
+    )
     assert status == 202 and json.loads(body)["guard"]["counts"] == {"CREDIT_CARD": 1}
     assert hook.requests == []
 
 
-async def test_upstream_reply_passed_through_byte_for_byte(start_guard: GuardFactory, slack: FakeWebhook) -> None:
+async def test_upstream_reply_passed_through_byte_for_byte(
+    start_guard: GuardFactory, slack: FakeWebhook
+) -> None:
     guard = await start_guard([route("s", "slack", slack)])
-    slack.reply_with(Canned(418, b"\x00teapot\xff", "application/x-odd; v=1", (("X-RateLimit-Remaining", "0"),)),
-                     Canned(200, b"\x1f\x8b gzip-ish", "text/plain", (("Content-Encoding", "gzip"),)), 429)
+    slack.reply_with(
+        Canned(418, b"\x00teapot\xff", "application/x-odd; v=1", (("X-RateLimit-Remaining", "0"),)),
+        Canned(200, b"\x1f\x8b gzip-ish", "text/plain", (("Content-Encoding", "gzip"),)),
+        429,
+    )
     status, headers, body = await post(guard.hook("s"), {"text": CLEAN})
     assert (status, body, headers["Content-Type"]) == (418, b"\x00teapot\xff", "application/x-odd; v=1")
     assert headers["X-RateLimit-Remaining"] == "0"
-    async with aiohttp.ClientSession(auto_decompress=False) as http:
-        async with http.post(guard.hook("s"), json={"text": CLEAN}) as resp:
-            assert await resp.read() == b"\x1f\x8b gzip-ish" and resp.headers["Content-Encoding"] == "gzip"
+    async with (
+        aiohttp.ClientSession(auto_decompress=False) as http,
+        http.post(guard.hook("s"), json={"text": CLEAN}) as resp,
+    ):
+        assert await resp.read() == b"\x1f\x8b gzip-ish" and resp.headers["Content-Encoding"] == "gzip"
     status, headers, body = await post(guard.hook("s"), {"text": CLEAN})
     assert (status, body, headers["Retry-After"]) == (429, b"rate_limited", "1")
     metrics = guard.services.metrics
@@ -186,9 +210,13 @@ async def test_upstream_down_502_and_slow_504(start_guard: GuardFactory, make_se
         await dead.start()
         dead_url = dead.url("/x")
         await dead.stop()
-        guard = await start_guard([{"name": "dead", "format": "slack", "upstream": dead_url},
-                                   {"name": "slow", "format": "slack", "upstream": slow.url("/x")}],
-                                  http={"upstream_timeout_s": 0.3})
+        guard = await start_guard(
+            [
+                {"name": "dead", "format": "slack", "upstream": dead_url},
+                {"name": "slow", "format": "slack", "upstream": slow.url("/x")},
+            ],
+            http={"upstream_timeout_s": 0.3},
+        )
         status, _, body = await post(guard.hook("dead"), {"text": CLEAN})
         assert status == 502 and json.loads(body)["error"] == "upstream_unreachable"
         status, _, body = await post(guard.hook("slow"), {"text": CLEAN})
@@ -203,8 +231,9 @@ async def test_upstream_down_502_and_slow_504(start_guard: GuardFactory, make_se
 
 async def test_quarantine_stored_before_reply(start_guard: GuardFactory, slack: FakeWebhook) -> None:
     store = RecordingStore()
-    guard = await start_guard([route("s", "slack", slack), route("a", "slack", slack, quarantine_reply="accepted")],
-                              store=store)
+    guard = await start_guard(
+        [route("s", "slack", slack), route("a", "slack", slack, quarantine_reply="accepted")], store=store
+    )
     status, headers, body = await post(guard.hook("s", "/t?wait=1"), {"text": CARD_TEXT})
     assert (status, body) == (200, b"ok")  # Slack's own success shape
     assert headers["X-Guard-Quarantine-Id"] == "Q-00001"
@@ -237,36 +266,65 @@ async def test_quarantine_with_real_sqlite_store(start_guard: GuardFactory, slac
     assert item.summary.route == "s" and item.summary.types == {"CREDIT_CARD": 1}
 
 
-@pytest.mark.parametrize(("query", "status", "has_body"), [("", 204, False), ("?wait=TRUE", 200, True),
-                                                          ("?wait=false", 204, False), ("?Wait=True", 200, True)])
-async def test_discord_held_reply_follows_wait(start_guard: GuardFactory, upstreams: dict[str, FakeWebhook],
-                                               query: str, status: int, has_body: bool) -> None:
+@pytest.mark.parametrize(
+    ("query", "status", "has_body"),
+    [("", 204, False), ("?wait=TRUE", 200, True), ("?wait=false", 204, False), ("?Wait=True", 200, True)],
+)
+async def test_discord_held_reply_follows_wait(
+    start_guard: GuardFactory, upstreams: dict[str, FakeWebhook], query: str, status: int, has_body: bool
+) -> None:
     guard = await start_guard([route("d", "discord", upstreams["discord"])])
     got, _, body = await post(guard.hook("d") + query, {"content": CARD_TEXT})
     assert got == status and bool(body) is has_body
     if has_body:
         message = json.loads(body)
         assert message["id"].isdigit() and CARD_DIGITS not in body.decode()
-        assert "CREDIT_CARD" in message["content"] or "****" in message["content"] or "[" in message["content"]
+        assert (
+            "CREDIT_CARD" in message["content"] or "****" in message["content"] or "[" in message["content"]
+        )
 
 
-@pytest.mark.parametrize(("service", "status", "body"), [
-    ("teams", 200, b"1"), ("teams_workflows", 202, b""), ("mattermost", 200, b"ok"),
-])
-async def test_held_looks_like_service_success(start_guard: GuardFactory, upstreams: dict[str, FakeWebhook],
-                                               service: str, status: int, body: bytes) -> None:
+@pytest.mark.parametrize(
+    ("service", "status", "body"),
+    [
+        ("teams", 200, b"1"),
+        ("teams_workflows", 202, b""),
+        ("mattermost", 200, b"ok"),
+    ],
+)
+async def test_held_looks_like_service_success(
+    start_guard: GuardFactory, upstreams: dict[str, FakeWebhook], service: str, status: int, body: bytes
+) -> None:
     guard = await start_guard([route("r", service, upstreams[service])])
-    payload = {"text": CARD_TEXT} if service != "teams_workflows" else {"type": "message", "attachments": [
-        {"contentType": "application/vnd.microsoft.card.adaptive",
-         "content": {"type": "AdaptiveCard", "body": [{"type": "TextBlock", "text": CARD_TEXT}]}}]}
+    payload = (
+        {"text": CARD_TEXT}
+        if service != "teams_workflows"
+        else {
+            "type": "message",
+            "attachments": [
+                {
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "content": {"type": "AdaptiveCard", "body": [{"type": "TextBlock", "text": CARD_TEXT}]},
+                }
+            ],
+        }
+    )
     got, headers, data = await post(guard.hook("r"), payload)
     assert (got, data) == (status, body) and headers["X-Guard-Quarantine-Id"]
     assert upstreams[service].requests == []
 
 
-async def test_redact_forwards_masked_payload(start_guard: GuardFactory, slack: FakeWebhook, inspector: Any) -> None:
-    guard = await start_guard([route("s", "slack", slack)], inspector_override=ForcedAction(inspector, Action.REDACT))
-    payload = {"text": CARD_TEXT, "attachments": [{"text": "ok", "fields": [{"value": CARD}]}], "mrkdwn": True}
+async def test_redact_forwards_masked_payload(
+    start_guard: GuardFactory, slack: FakeWebhook, inspector: Any
+) -> None:
+    guard = await start_guard(
+        [route("s", "slack", slack)], inspector_override=ForcedAction(inspector, Action.REDACT)
+    )
+    payload = {
+        "text": CARD_TEXT,
+        "attachments": [{"text": "ok", "fields": [{"value": CARD}]}],
+        "mrkdwn": True,
+    }
     status, _, body = await post(guard.hook("s"), payload)
     assert (status, body) == (200, b"ok")
     sent = slack.requests[0].json()
@@ -275,16 +333,24 @@ async def test_redact_forwards_masked_payload(start_guard: GuardFactory, slack: 
     assert sent["text"].startswith("Customer card ") and sent["text"] != CARD_TEXT
 
 
-async def test_redact_refuses_what_masking_cannot_reach(start_guard: GuardFactory, slack: FakeWebhook,
-                                                        inspector: Any) -> None:
-    guard = await start_guard([route("s", "generic", slack)], inspector_override=ForcedAction(inspector, Action.REDACT))
-    status, _, body = await post(guard.hook("s"), data=b'{"card": 4111111111111111, "note": "card"}',
-                                 headers={"Content-Type": "application/json"})
+async def test_redact_refuses_what_masking_cannot_reach(
+    start_guard: GuardFactory, slack: FakeWebhook, inspector: Any
+) -> None:
+    guard = await start_guard(
+        [route("s", "generic", slack)], inspector_override=ForcedAction(inspector, Action.REDACT)
+    )
+    status, _, body = await post(
+        guard.hook("s"),
+        data=b'{"card": 4111111111111111, "note": "card"}',
+        headers={"Content-Type": "application/json"},
+    )
     assert status == 503 and json.loads(body)["error"] == "redaction_failed"
     assert slack.requests == []
 
 
-async def test_inspection_error_fails_closed(start_guard: GuardFactory, slack: FakeWebhook, inspector: Any) -> None:
+async def test_inspection_error_fails_closed(
+    start_guard: GuardFactory, slack: FakeWebhook, inspector: Any
+) -> None:
     guard = await start_guard([route("s", "slack", slack)], inspector_override=Exploding(inspector))
     status, _, body = await post(guard.hook("s"), {"text": CLEAN})
     assert status == 503 and json.loads(body)["error"] == "inspection_failed"
@@ -293,8 +359,12 @@ async def test_inspection_error_fails_closed(start_guard: GuardFactory, slack: F
 
 
 async def test_metrics_and_log_lines_carry_no_values(start_guard: GuardFactory, slack: FakeWebhook) -> None:
-    guard = await start_guard([route("s", "slack", slack, quarantine_reply="accepted"),
-                               route("i", "slack", slack, audience="internal")])
+    guard = await start_guard(
+        [
+            route("s", "slack", slack, quarantine_reply="accepted"),
+            route("i", "slack", slack, audience="internal"),
+        ]
+    )
     for name, text in (("s", CLEAN), ("s", CARD_TEXT), ("s", KEY_TEXT), ("i", CARD_TEXT)):
         await post(guard.hook(name), {"text": text})
     m = guard.services.metrics
