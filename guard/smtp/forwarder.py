@@ -90,6 +90,7 @@ def _response_error(code: int, message: str, what: str) -> TemporaryDeliveryErro
     status, text = split_status(code, message)
     detail = f"upstream refused {what}: {code} {status} {text}".strip()
     if 400 <= code < 500:
+        detail = f"upstream deferred {what}: {code} {status} {text}".strip()
         return UpstreamDeferred(detail, code=code, status=status)
     if 500 <= code < 600:
         return UpstreamRefused(detail, code=code, status=status)
