@@ -219,6 +219,14 @@ class Extractor:
             ex.unscannable.append((source, "nested too deeply"))
             return
         ctype = part.get_content_type()
+        if ctype == "message/rfc822":  # checked first: the email package also calls it multipart
+            payload = part.get_payload()
+            inner = payload[0] if isinstance(payload, list) and payload else None
+            if isinstance(inner, Message):
+                fwd = f"{source} forwarded"
+                self._headers(inner, fwd, ex)
+                self._part(inner, fwd, ex, depth + 1)
+            return
         if part.is_multipart():
             payload = part.get_payload()
             children = payload if isinstance(payload, list) else []
@@ -226,14 +234,6 @@ class Extractor:
                 child_source = f"part {i}" if source == "body" else f"{source}.{i}"
                 if isinstance(child, Message):
                     self._part(child, child_source, ex, depth + 1)
-            return
-        if ctype == "message/rfc822":
-            payload = part.get_payload()
-            inner = payload[0] if isinstance(payload, list) and payload else None
-            if isinstance(inner, Message):
-                fwd = f"{source} forwarded"
-                self._headers(inner, fwd, ex)
-                self._part(inner, fwd, ex, depth + 1)
             return
         try:
             data = part.get_payload(decode=True)
