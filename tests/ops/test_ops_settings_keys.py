@@ -127,6 +127,11 @@ def test_k8s_mounts_match_the_paths_in_the_config(clean_env: pytest.MonkeyPatch)
     for path in (config_arg, s.smtp.tls_cert, s.smtp.tls_key, s.rules.local_dir, s.data_dir):
         assert any(path == m or path.startswith(m + "/") for m in mounts), path
     assert Path(config_arg).name == K8S_TOML.name
+    # Prometheus scrapes the port the settings put /metrics on.
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    metrics_port = s.http.metrics_listen.rpartition(":")[2]
+    assert annotations["prometheus.io/port"] == metrics_port
+    assert {"name": "metrics", "containerPort": int(metrics_port), "protocol": "TCP"} in container["ports"]
 
 
 def test_systemd_config_validates(clean_env: pytest.MonkeyPatch) -> None:
