@@ -252,7 +252,9 @@ class ChatProxy:
             if dialect.name in {"discord", "googlechat"}:
                 with contextlib.suppress(Exception):  # without it the fake reply carries no text at all
                     ctx = replace(ctx, redacted=self.services.inspector.redact_json(parsed.payload))
-            reply = dialect.held(ctx)
+            held_reply = dialect.held(ctx)
+            # The body looks like success for the client library; the header still tells an agent why.
+            reply = replace(held_reply, headers=(*held_reply.headers, dialects.reason_header(reason)))
         self._log(route, "quarantined", started, verdict=verdict, status=reply.status, item_id=item_id)
         return to_response(reply)
 

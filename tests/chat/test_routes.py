@@ -237,6 +237,7 @@ async def test_quarantine_stored_before_reply(start_guard: GuardFactory, slack: 
     status, headers, body = await post(guard.hook("s", "/t?wait=1"), {"text": CARD_TEXT})
     assert (status, body) == (200, b"ok")  # Slack's own success shape
     assert headers["X-Guard-Quarantine-Id"] == "Q-00001"
+    assert json.loads(headers["X-Guard-Reason"])["id"] == "Q-00001"
     item = store.items[0]
     assert item.channel == "chat" and item.route == "s" and item.types == {"CREDIT_CARD": 1}
     assert item.content == json.dumps({"text": CARD_TEXT}).encode()
