@@ -9,6 +9,7 @@ Overlapping candidates of different types are resolved by score.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -211,12 +212,17 @@ def resolve_overlaps(cands: list[Candidate]) -> list[Candidate]:
         return cands
     ordered = sorted(cands, key=lambda c: (-c.score, -(c.end - c.start), c.start))
     kept: list[Candidate] = []
-    taken: list[tuple[int, int]] = []
+    starts: list[int] = []  # kept spans, sorted by start; they never overlap each other
+    ends: list[int] = []
     for c in ordered:
-        if any(c.start < e and s < c.end for s, e in taken):
+        i = bisect_right(starts, c.start)
+        if i > 0 and ends[i - 1] > c.start:
             continue
+        if i < len(starts) and starts[i] < c.end:
+            continue
+        starts.insert(i, c.start)
+        ends.insert(i, c.end)
         kept.append(c)
-        taken.append((c.start, c.end))
     kept.sort(key=lambda c: c.start)
     return kept
 

@@ -23,13 +23,22 @@ _LO = "a-zß-öø-ÿ"
 _TOKEN = rf"(?:[{_UP}][{_LO}]+(?:[{_UP}][{_LO}]+)?(?:[-'][{_UP}]?[{_LO}]+)?)"
 _RUN = re.compile(rf"(?<![\w@.]){_TOKEN}(?: (?:[A-Z]\. )?{_TOKEN}){{1,3}}(?![\w@])")
 
-_GREETINGS = re.compile(
-    r"(?:\b(?:dear|hi|hello|hey|morning|afternoon|evening|thanks|thank you|attn|attention|"
-    r"customer|client|traveller|traveler|passenger|guest|member|patient|cardholder|holder|beneficiary|"
-    r"name|for|from|to|contact|agent|caller|applicant|employee|user|mr|mrs|ms|miss|dr|prof|sir|madam)"
-    r"[.:,]?\s{0,3}$)",
-    re.IGNORECASE,
+_GREETING_WORDS = frozenset(
+    "dear hi hello hey morning afternoon evening thanks attn attention customer client traveller traveler "
+    "passenger guest member patient cardholder holder beneficiary name for from to contact agent caller applicant "
+    "employee user mr mrs ms miss dr prof sir madam".split()
 )
+
+
+def _is_greeting(prefix: str) -> bool:
+    """Does the text before a name end with a greeting or a label ("Dear", "Customer:")?"""
+    stripped = prefix.rstrip()
+    if not stripped or len(prefix) - len(stripped) > 3:
+        return False
+    last = stripped.rsplit(None, 1)[-1].lower().strip(".:,")
+    return last in _GREETING_WORDS or stripped.lower().endswith("thank you")
+
+
 _CLOSINGS = re.compile(
     r"(?:thanks|thank you|regards|best|cheers|sincerely|respectfully|yours|warmly|--|—)[ ,.!]*\s*$",
     re.IGNORECASE,
@@ -95,14 +104,20 @@ def person_candidates(cd: CompiledDetector, text: str, low: str, tables: TableCo
     det = cd.det
     for m in _RUN.finditer(text):
         tokens: list[tuple[int, int]] = []
-        for t in re.finditer(rf"[{_UP}][\w'-]*\.?", m.group()):
-            tokens.append((m.start() + t.start(), m.start() + t.end()))
+        pos = m.start()
+        for part in m.group().split(" "):
+            tokens.append((pos, pos + len(part)))
+            pos += len(part) + 1
         while tokens and text[tokens[0][0]:tokens[0][1]].lower().rstrip(".") in _LEADING:
             tokens.pop(0)
         while tokens and text[tokens[-1][0]:tokens[-1][1]].lower().rstrip(".") in _STOP:
             tokens.pop()
+        if len(tokens) < 2:
+            continue
         words = [_fold(text[s:e]) for s, e in tokens]
-        if len(words) < 2 or any(w.rstrip(".") in _STOP for w in words):
+        if words[0] not in first_names and words[-1] not in last_names:
+            continue
+        if any(w.rstrip(".") in _STOP for w in words):
             continue
         start, end = tokens[0][0], tokens[-1][1]
         first, last = words[0], words[-1]
@@ -118,7 +133,7 @@ def person_candidates(cd: CompiledDetector, text: str, low: str, tables: TableCo
             continue
         line_start = text.rfind("\n", 0, start) + 1
         prefix = text[max(line_start, start - 40):start]
-        if _GREETINGS.search(prefix):
+        if _is_greeting(prefix):
             score += 0.3
             why.append("greeting or label before +0.30")
         elif not prefix.strip():
