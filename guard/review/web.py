@@ -84,8 +84,17 @@ def _actor(request: web.Request) -> Actor:
     return Actor(name=s.user, role=_auth(request).role(s.user) or "viewer")
 
 
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
 def _settings_secure(request: web.Request) -> bool:
-    return _service(request).settings.review.secure_cookies
+    """Secure cookies, except on plain HTTP addressed to a loopback host (a first try on a laptop:
+    browsers refuse Secure cookies from http://127.0.0.1). Behind a TLS proxy the Host header
+    names the public host, so the flag stays on."""
+    if not _service(request).settings.review.secure_cookies:
+        return False
+    host = request.host.rsplit(":", 1)[0] if not request.host.startswith("[") else request.host.split("]")[0] + "]"
+    return request.secure or host not in _LOOPBACK_HOSTS
 
 
 def _set_cookie(request: web.Request, resp: web.StreamResponse, name: str, value: str, max_age: int | None) -> None:
@@ -131,6 +140,9 @@ async def review_middleware(request: web.Request, handler: Handler) -> web.Strea
     resp = await _guarded(request, handler)
     resp.headers["Content-Security-Policy"] = CSP
     resp.headers["X-Frame-Options"] = "DENY"
+    # With "no-referrer" (the app-wide default) browsers send `Origin: null` on our own form
+    # posts, which the same-origin check must refuse; "same-origin" still leaks nothing outside.
+    resp.headers["Referrer-Policy"] = "same-origin"
     if not request.path.startswith(f"{PREFIX}/static/"):
         resp.headers["Cache-Control"] = "no-store"
     return resp

@@ -66,14 +66,19 @@ async def test_required_totp_refuses_users_without_one(make_guard) -> None:
 async def test_session_cookie_flags(make_guard) -> None:
     g = await make_guard(review={"secure_cookies": True})
     async with aiohttp.ClientSession() as s:  # a Secure cookie is not sent back over http: do it by hand
-        async with s.get(g.base + "/review/login") as r:
+        host = {"Host": "review.example.com"}  # as addressed through a TLS-terminating proxy
+        async with s.get(g.base + "/review/login", headers=host) as r:
             pre = r.cookies["guard_login"].value
             csrf = csrf_of(await r.text())
-        async with s.post(g.base + "/review/login", allow_redirects=False, headers={"Cookie": f"guard_login={pre}"},
+        async with s.post(g.base + "/review/login", allow_redirects=False,
+                          headers={"Cookie": f"guard_login={pre}", **host},
                           data={"csrf": csrf, "username": "alice", "password": PASSWORDS["alice"]}) as r:
             assert r.status == 303
             cookie = next(c for c in r.headers.getall("Set-Cookie") if c.startswith("guard_review="))
-    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Strict" in cookie and "Path=/review" in cookie
+        assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Strict" in cookie
+        assert "Path=/review" in cookie
+        async with s.get(g.base + "/review/login") as r:  # http://127.0.0.1: a first try on a laptop
+            assert "Secure" not in r.headers["Set-Cookie"] and "HttpOnly" in r.headers["Set-Cookie"]
 
 
 async def test_viewer_sees_masked_values_reviewer_sees_them_highlighted(make_guard) -> None:
