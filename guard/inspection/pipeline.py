@@ -55,6 +55,9 @@ def _compact(entity_type: str, value: str) -> str:
     return _NON_ALNUM.sub("", value).upper()
 
 
+_WARM_UP = "Dear Jane Doe,\ncard 4111 1111 1111 1111, DOB: 01.02.1980, IBAN DE89 3704 0044 0532 0130 00\nThanks,\nJo"
+
+
 class Inspector:
     """Compiled rules and policy; `inspect()` is pure, synchronous and safe to call from threads."""
 
@@ -77,8 +80,10 @@ class Inspector:
         policy_path = Path(settings.rules.policy) if settings.rules.policy else shipped / "policy.yaml"
         policy = Policy.load(policy_path)
         limits = Limits(max_chars=settings.rules.max_scan_chars)
-        return cls(DetectionEngine(detectors, CUSTOM_ENGINES), policy, AudienceClassifier(settings.org.internal_domains),
-                   _hash_key(settings, persist_key), limits)
+        inspector = cls(DetectionEngine(detectors, CUSTOM_ENGINES), policy,
+                        AudienceClassifier(settings.org.internal_domains), _hash_key(settings, persist_key), limits)
+        inspector.scan_text(_WARM_UP)  # load name lists and regex caches now, not on the first message
+        return inspector
 
     @property
     def rule_count(self) -> int:
