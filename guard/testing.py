@@ -84,11 +84,17 @@ class _SinkHandler:
         user = None
         if isinstance(session.auth_data, LoginPassword):
             user = session.auth_data.login.decode("utf-8", "replace")
-        sink.messages.append(SinkMessage(
-            mail_from=envelope.mail_from or "", rcpt_tos=tuple(envelope.rcpt_tos),
-            mail_options=tuple(envelope.mail_options), content=envelope.original_content or b"",
-            peer=str(session.peer[0]) if session.peer else "", tls=session.ssl is not None, user=user,
-        ))
+        sink.messages.append(
+            SinkMessage(
+                mail_from=envelope.mail_from or "",
+                rcpt_tos=tuple(envelope.rcpt_tos),
+                mail_options=tuple(envelope.mail_options),
+                content=envelope.original_content or b"",
+                peer=str(session.peer[0]) if session.peer else "",
+                tls=session.ssl is not None,
+                user=user,
+            )
+        )
         sink._arrived.set()
         return f"250 2.0.0 Ok: queued as S{len(sink.messages)}"
 
@@ -103,8 +109,14 @@ class SmtpSink:
     """
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, tls_context: ssl.SSLContext | None = None,
-        users: Mapping[str, str] | None = None, smtputf8: bool = True, delay_s: float = 0.0,
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls_context: ssl.SSLContext | None = None,
+        users: Mapping[str, str] | None = None,
+        smtputf8: bool = True,
+        delay_s: float = 0.0,
         implicit_tls: bool = False,
     ) -> None:
         self.host = host
@@ -131,21 +143,32 @@ class SmtpSink:
     def fail_with(self, reply: str, times: int = 1) -> None:
         self.failures.append((reply, times))
 
-    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
-                      auth_data: Any) -> AuthResult:
-        ok = (isinstance(auth_data, LoginPassword)
-              and self.users.get(auth_data.login.decode()) == auth_data.password.decode())
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and self.users.get(auth_data.login.decode()) == auth_data.password.decode()
+        )
         return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
     def _protocol(self) -> SMTP:
         self.connections += 1
         kwargs: dict[str, Any] = {}
         if self.users:
-            kwargs.update(authenticator=self._authenticate, auth_required=True,
-                          auth_require_tls=self.tls_context is not None and not self.implicit_tls)
+            kwargs.update(
+                authenticator=self._authenticate,
+                auth_required=True,
+                auth_require_tls=self.tls_context is not None and not self.implicit_tls,
+            )
         proto = SMTP(
-            _SinkHandler(self), enable_SMTPUTF8=self.smtputf8, hostname="sink.test", ident="guard test sink",
-            tls_context=None if self.implicit_tls else self.tls_context, data_size_limit=None, **kwargs,
+            _SinkHandler(self),
+            enable_SMTPUTF8=self.smtputf8,
+            hostname="sink.test",
+            ident="guard test sink",
+            tls_context=None if self.implicit_tls else self.tls_context,
+            data_size_limit=None,
+            **kwargs,
         )
         self._protocols.append(proto)
         return proto
@@ -194,9 +217,14 @@ class SmtpSink:
 
 
 def build_message(
-    *, sender: str = "alice@example.com", to: str | Iterable[str] = "bob@example.org", subject: str = "Hello",
-    body: str = "Hello,\n\njust checking in.\n", html: str | None = None,
-    attachments: Iterable[tuple[str, str, bytes]] = (), headers: Mapping[str, str] | None = None,
+    *,
+    sender: str = "alice@example.com",
+    to: str | Iterable[str] = "bob@example.org",
+    subject: str = "Hello",
+    body: str = "Hello,\n\njust checking in.\n",
+    html: str | None = None,
+    attachments: Iterable[tuple[str, str, bytes]] = (),
+    headers: Mapping[str, str] | None = None,
     message_id: str | None = None,
 ) -> bytes:
     """An RFC 5322 message as bytes with CRLF line endings.
@@ -223,8 +251,28 @@ def build_message(
     return msg.as_bytes(policy=policy)
 
 
-_WORDS = ("meeting", "agenda", "project", "status", "update", "review", "schedule", "team", "notes",
-          "quarter", "roadmap", "follow", "up", "thanks", "please", "the", "and", "for", "with", "next")
+_WORDS = (
+    "meeting",
+    "agenda",
+    "project",
+    "status",
+    "update",
+    "review",
+    "schedule",
+    "team",
+    "notes",
+    "quarter",
+    "roadmap",
+    "follow",
+    "up",
+    "thanks",
+    "please",
+    "the",
+    "and",
+    "for",
+    "with",
+    "next",
+)
 
 
 def filler_text(size: int, *, seed: int = 0) -> str:
@@ -238,4 +286,3 @@ def filler_text(size: int, *, seed: int = 0) -> str:
         n += len(line)
         i += 1
     return "".join(out)[:size]
-

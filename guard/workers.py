@@ -86,7 +86,9 @@ class _Supervisor:
 
     def spawn(self, index: int) -> None:
         proc = self.ctx.Process(
-            target=_worker_main, args=(self.settings, index), name=f"guard-worker-{index}",
+            target=_worker_main,
+            args=(self.settings, index),
+            name=f"guard-worker-{index}",
         )
         proc.start()
         self.procs[index] = proc
@@ -102,18 +104,26 @@ class _Supervisor:
             for s in ready:
                 if self.stopping:
                     break
-                i = sentinels[s]  # type: ignore[index]
+                i = sentinels[s]
                 proc = self.procs[i]
                 proc.join()
                 lived = time.monotonic() - self.started[i]
-                self.log.error("worker exited", extra={
-                    "event": "worker_exit", "worker": i, "pid": proc.pid, "code": proc.exitcode,
-                    "lived_s": round(lived, 1),
-                })
+                self.log.error(
+                    "worker exited",
+                    extra={
+                        "event": "worker_exit",
+                        "worker": i,
+                        "pid": proc.pid,
+                        "code": proc.exitcode,
+                        "lived_s": round(lived, 1),
+                    },
+                )
                 if lived < QUICK_EXIT_S:
                     self.quick_exits += 1
                     if self.quick_exits >= MAX_QUICK_EXITS:
-                        self.log.error("workers keep failing at start; stopping", extra={"event": "worker_crash_loop"})
+                        self.log.error(
+                            "workers keep failing at start; stopping", extra={"event": "worker_crash_loop"}
+                        )
                         self.stop()
                         return 1
                 self.spawn(i)
@@ -150,11 +160,16 @@ def run_workers(settings: Settings, n: int, config_path: str | None = None) -> i
             supervisor.stopping = True
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-        log.info("workers starting", extra={
-            "event": "workers_start", "workers": n, "config": config_path or "(defaults)",
-            "smtp_listen": fixed.smtp.listen if fixed.smtp.enabled else None,
-            "http_listen": fixed.http.listen if fixed.http.enabled else None,
-        })
+        log.info(
+            "workers starting",
+            extra={
+                "event": "workers_start",
+                "workers": n,
+                "config": config_path or "(defaults)",
+                "smtp_listen": fixed.smtp.listen if fixed.smtp.enabled else None,
+                "http_listen": fixed.http.listen if fixed.http.enabled else None,
+            },
+        )
         try:
             return supervisor.run()
         finally:

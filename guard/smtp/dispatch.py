@@ -119,7 +119,9 @@ class Dispatcher:
             reply = reply_for_error(exc, tx.queue_id)
             error = type(exc).__name__
             if not isinstance(exc, GuardError):
-                self.log.exception("smtp delivery failed", extra={"event": "smtp_error", "queue_id": tx.queue_id})
+                self.log.exception(
+                    "smtp delivery failed", extra={"event": "smtp_error", "queue_id": tx.queue_id}
+                )
         self._log(tx, verdict, counts, outcome, reply, error, inspect_s, time.perf_counter() - started)
         return reply
 
@@ -150,7 +152,9 @@ class Dispatcher:
         try:
             receipt = await self.forwarder.deliver(mail)
         except DeliveryError as exc:
-            klass = "error" if exc.code is None else ("5xx" if isinstance(exc, PermanentDeliveryError) else "4xx")
+            klass = (
+                "error" if exc.code is None else ("5xx" if isinstance(exc, PermanentDeliveryError) else "4xx")
+            )
             self.metrics.upstream_replies.labels("smtp", klass).inc()
             self.metrics.upstream_up.labels("smtp").set(0 if exc.code is None else 1)
             raise
@@ -169,22 +173,35 @@ class Dispatcher:
         if subject:
             subject = self.inspector.redact_text(subject, self.inspector.scan_text(subject))
         return NewItem(
-            channel="smtp", sender=tx.sender, recipients=rcpts, route=None,
+            channel="smtp",
+            sender=tx.sender,
+            recipients=rcpts,
+            route=None,
             content=tx.trace + tx.raw,
-            envelope={"mail_from": tx.sender, "mail_options": list(tx.mail_options), "queue_id": tx.queue_id,
-                      "peer": tx.peer, "authenticated": tx.authenticated, "tls": tx.tls},
+            envelope={
+                "mail_from": tx.sender,
+                "mail_options": list(tx.mail_options),
+                "queue_id": tx.queue_id,
+                "peer": tx.peer,
+                "authenticated": tx.authenticated,
+                "tls": tx.tls,
+            },
             findings=[f.as_dict() for f in verdict.findings],
             segments=[{"source": s.source, "kind": s.kind, "text": s.text} for s in verdict.segments],
             types=counts,
             severity="high" if HIGH_RISK_TYPES & set(counts) else "medium",
-            action=Action.QUARANTINE.value, rows=list(decision.rows), explanation=decision.explanation,
+            action=Action.QUARANTINE.value,
+            rows=list(decision.rows),
+            explanation=decision.explanation,
             subject=subject,
         )
 
     def _count(self, tx: Transaction, verdict: Verdict, counts: dict[str, int]) -> None:
         """guard_messages_total once per audience present; findings once per message."""
         rcpts = {r.lower() for r in tx.recipients}
-        present = {rc.audience for rc in verdict.recipients if rc.address.lower() in rcpts} or {verdict.audience}
+        present = {rc.audience for rc in verdict.recipients if rc.address.lower() in rcpts} or {
+            verdict.audience
+        }
         types: dict[str, int] = counts
         for audience in (Audience.INTERNAL, Audience.EXTERNAL):
             if audience in present:
@@ -193,22 +210,41 @@ class Dispatcher:
                 types = {}
 
     def _log(
-        self, tx: Transaction, verdict: Verdict, counts: dict[str, int], outcome: Outcome | None,
-        reply: str, error: str | None, inspect_s: float, deliver_s: float,
+        self,
+        tx: Transaction,
+        verdict: Verdict,
+        counts: dict[str, int],
+        outcome: Outcome | None,
+        reply: str,
+        error: str | None,
+        inspect_s: float,
+        deliver_s: float,
     ) -> None:
         facts: dict[str, Any] = {
-            "event": "smtp_decision", "queue_id": tx.queue_id, "peer": tx.peer, "tls": tx.tls,
-            "authenticated": tx.authenticated, "size": len(tx.raw), "recipients": len(tx.recipients),
+            "event": "smtp_decision",
+            "queue_id": tx.queue_id,
+            "peer": tx.peer,
+            "tls": tx.tls,
+            "authenticated": tx.authenticated,
+            "size": len(tx.raw),
+            "recipients": len(tx.recipients),
             "action": verdict.action.value,
             "actions": {a.value: d.action.value for a, d in verdict.decisions.items()},
-            "counts": counts, "rows": list(verdict.rows),
-            "reply": reply[:3], "status": reply[4:].split(" ", 1)[0],
-            "inspect_ms": round(inspect_s * 1000, 2), "deliver_ms": round(deliver_s * 1000, 2),
+            "counts": counts,
+            "rows": list(verdict.rows),
+            "reply": reply[:3],
+            "status": reply[4:].split(" ", 1)[0],
+            "inspect_ms": round(inspect_s * 1000, 2),
+            "deliver_ms": round(deliver_s * 1000, 2),
         }
         if outcome is not None:
             facts["deliveries"] = [
-                {"action": d.action.value, "audiences": [a.value for a in d.audiences],
-                 "recipients": len(d.recipients), **({"quarantine_id": d.quarantine_id} if d.quarantine_id else {})}
+                {
+                    "action": d.action.value,
+                    "audiences": [a.value for a in d.audiences],
+                    "recipients": len(d.recipients),
+                    **({"quarantine_id": d.quarantine_id} if d.quarantine_id else {}),
+                }
                 for d in outcome.deliveries
             ]
         if error:

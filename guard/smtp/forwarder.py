@@ -82,7 +82,7 @@ def split_status(code: int, message: str) -> tuple[str, str]:
     """Split an upstream reply text into (enhanced status, rest); derive the status if absent."""
     m = _ENHANCED.match(message)
     if m and m.group(1) == str(code)[0]:
-        return m.group(0).strip(), message[m.end():]
+        return m.group(0).strip(), message[m.end() :]
     return f"{str(code)[0]}.0.0", message
 
 
@@ -105,9 +105,17 @@ class SmtpForwarder:
     """Relays with aiosmtplib, reusing idle upstream connections (LIFO, bounded)."""
 
     def __init__(
-        self, url: str, *, username: str = "", password: str = "", timeout_s: float = 60.0,
-        tls_verify: bool = True, local_hostname: str = "localhost", max_idle: int = 32,
-        idle_ttl_s: float = 60.0, tls_context: ssl.SSLContext | None = None,
+        self,
+        url: str,
+        *,
+        username: str = "",
+        password: str = "",
+        timeout_s: float = 60.0,
+        tls_verify: bool = True,
+        local_hostname: str = "localhost",
+        max_idle: int = 32,
+        idle_ttl_s: float = 60.0,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         parts = urlsplit(url)
         self.scheme = parts.scheme
@@ -131,10 +139,15 @@ class SmtpForwarder:
 
     def _new_client(self) -> aiosmtplib.SMTP:
         return aiosmtplib.SMTP(
-            hostname=self.host, port=self.port, timeout=self.timeout_s,
-            use_tls=self.scheme == "smtps", start_tls=self.scheme == "smtp+starttls",
-            validate_certs=self.tls_verify, tls_context=self.tls_context,
-            username=self.username or None, password=self.password or None,
+            hostname=self.host,
+            port=self.port,
+            timeout=self.timeout_s,
+            use_tls=self.scheme == "smtps",
+            start_tls=self.scheme == "smtp+starttls",
+            validate_certs=self.tls_verify,
+            tls_context=self.tls_context,
+            username=self.username or None,
+            password=self.password or None,
             local_hostname=self.local_hostname,
         )
 
@@ -151,7 +164,7 @@ class SmtpForwarder:
         except aiosmtplib.SMTPResponseException as exc:
             client.close()
             raise _response_error(exc.code, exc.message, "the connection") from None
-        except (aiosmtplib.SMTPException, OSError, ssl.SSLError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
             client.close()
             raise UpstreamDeferred(
                 f"upstream {self.describe()} unreachable ({type(exc).__name__})", status="4.4.1"
@@ -217,9 +230,7 @@ class SmtpForwarder:
                 codes = sorted(c for c, _ in refused.values())
                 code = next((c for c in codes if c < 500), codes[-1])
                 message = next(m for c, m in refused.values() if c == code)
-                raise _response_error(
-                    code, message, f"{len(refused)} of {len(mail.recipients)} recipients"
-                )
+                raise _response_error(code, message, f"{len(refused)} of {len(mail.recipients)} recipients")
             response = await client.data(mail.content)
             clean = True
             return Receipt(response.code, response.message)
@@ -261,7 +272,8 @@ class SmtpForwarder:
             elif needs_utf8:
                 raise UpstreamRefused(
                     "the upstream does not support SMTPUTF8, which these addresses need",
-                    code=553, status="5.6.7",
+                    code=553,
+                    status="5.6.7",
                 )
         return options, encoding
 
@@ -297,7 +309,9 @@ class MaildirForwarder:
         try:
             name = await asyncio.to_thread(self._write, mail)
         except OSError as exc:
-            raise UpstreamDeferred(f"local Maildir not writable ({type(exc).__name__})", status="4.3.0") from None
+            raise UpstreamDeferred(
+                f"local Maildir not writable ({type(exc).__name__})", status="4.3.0"
+            ) from None
         return Receipt(250, f"2.0.0 Delivered to local Maildir as {name}")
 
     def _write(self, mail: Mail) -> str:
@@ -336,6 +350,10 @@ def build_forwarder(settings: Settings) -> SmtpForwarder | MaildirForwarder:
         return MaildirForwarder(settings.data_path / "maildir")
     budget = min(s.upstream_timeout_s, max(1.0, s.session_timeout_s * 0.5))
     return SmtpForwarder(
-        s.upstream, username=s.upstream_username, password=s.upstream_password, timeout_s=budget,
-        tls_verify=s.upstream_tls_verify, local_hostname=s.hostname or socket.gethostname() or "localhost",
+        s.upstream,
+        username=s.upstream_username,
+        password=s.upstream_password,
+        timeout_s=budget,
+        tls_verify=s.upstream_tls_verify,
+        local_hostname=s.hostname or socket.gethostname() or "localhost",
     )

@@ -56,7 +56,9 @@ def is_loopback(value: str) -> bool:
 class GuardHandler:
     """One instance per listener set; aiosmtpd calls its hooks for every connection."""
 
-    def __init__(self, services: Services, dispatcher: Dispatcher, users: UserDirectory, hostname: str) -> None:
+    def __init__(
+        self, services: Services, dispatcher: Dispatcher, users: UserDirectory, hostname: str
+    ) -> None:
         s = services.settings.smtp
         self.services = services
         self.dispatcher = dispatcher
@@ -113,10 +115,16 @@ class GuardHandler:
             verdict = await self._inspect(tx)
         except Exception as exc:
             self.metrics.inspection_errors.labels("smtp").inc()
-            self.log.warning("smtp inspection failed; failing closed", extra={
-                "event": "smtp_inspection_failed", "queue_id": tx.queue_id, "peer": tx.peer,
-                "size": len(tx.raw), "error": type(exc).__name__,
-            })
+            self.log.warning(
+                "smtp inspection failed; failing closed",
+                extra={
+                    "event": "smtp_inspection_failed",
+                    "queue_id": tx.queue_id,
+                    "peer": tx.peer,
+                    "size": len(tx.raw),
+                    "error": type(exc).__name__,
+                },
+            )
             server.verdict_reply = True
             return reply_for_error(InspectionError("inspection failed"), tx.queue_id)
         inspect_s = time.perf_counter() - started
@@ -136,6 +144,7 @@ class GuardHandler:
 
     # -- AUTH (handler mechanisms replace aiosmtpd's builtin ones; they verify off-loop) ----
     async def auth_PLAIN(self, server: GuardSMTP, args: list[str]) -> AuthResult:
+        blob: Any
         if len(args) == 1:
             blob = await server.challenge_auth("")
             if blob is MISSING:
@@ -183,26 +192,44 @@ class GuardHandler:
         rcpts = tuple(envelope.rcpt_tos)
         authenticated = bool(session.authenticated)
         trace = received_header(
-            helo=session.host_name, peer_ip=peer_ip(session), hostname=self.hostname,
-            protocol=with_protocol(esmtp=session.extended_smtp, tls=server.uses_tls,
-                                   authenticated=authenticated, smtputf8=envelope.smtp_utf8),
-            queue_id=queue_id, recipient=rcpts[0] if len(rcpts) == 1 else None,
+            helo=session.host_name,
+            peer_ip=peer_ip(session),
+            hostname=self.hostname,
+            protocol=with_protocol(
+                esmtp=session.extended_smtp,
+                tls=server.uses_tls,
+                authenticated=authenticated,
+                smtputf8=envelope.smtp_utf8,
+            ),
+            queue_id=queue_id,
+            recipient=rcpts[0] if len(rcpts) == 1 else None,
         )
         options = tuple(o for o in envelope.mail_options if not o.upper().startswith("SIZE="))
         return Transaction(
-            queue_id=queue_id, sender=envelope.mail_from or "<>", recipients=rcpts,
-            raw=envelope.original_content or b"", trace=trace, mail_options=options,
-            peer=peer_ip(session), authenticated=authenticated, tls=server.uses_tls,
+            queue_id=queue_id,
+            sender=envelope.mail_from or "<>",
+            recipients=rcpts,
+            raw=envelope.original_content or b"",
+            trace=trace,
+            mail_options=options,
+            peer=peer_ip(session),
+            authenticated=authenticated,
+            tls=server.uses_tls,
         )
 
     async def _inspect(self, tx: Transaction) -> Verdict:
         message = OutboundMessage(
-            channel=Channel.SMTP, sender="" if tx.sender == "<>" else tx.sender,
-            recipients=tx.recipients, raw=tx.raw, meta={"queue_id": tx.queue_id},
+            channel=Channel.SMTP,
+            sender="" if tx.sender == "<>" else tx.sender,
+            recipients=tx.recipients,
+            raw=tx.raw,
+            meta={"queue_id": tx.queue_id},
         )
         inspector = self.services.inspector
         if len(tx.raw) > THREAD_THRESHOLD:
-            return await asyncio.wait_for(asyncio.to_thread(inspector.inspect, message), self.inspect_timeout_s)
+            return await asyncio.wait_for(
+                asyncio.to_thread(inspector.inspect, message), self.inspect_timeout_s
+            )
         return inspector.inspect(message)
 
     async def drain(self, timeout_s: float) -> None:

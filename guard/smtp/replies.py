@@ -89,7 +89,8 @@ def reply_for_outcome(outcome: Outcome, *, quarantine_reply: str = "accept") -> 
         if decision.advice and decision.advice not in decision.explanation:
             lines.append(f"What to do: {decision.advice}")
         for d in held:
-            lines.append(f"Held for security review as {d.quarantine_id} for {_recipients(len(d.recipients), d.audiences)}.")
+            who = _recipients(len(d.recipients), d.audiences)
+            lines.append(f"Held for security review as {d.quarantine_id} for {who}.")
         if relayed:
             lines.append(f"Already delivered to {_relayed_summary(outcome, relayed)}; do not resend to them.")
         else:
@@ -130,11 +131,22 @@ def reply_for_error(exc: BaseException, queue_id: str | None = None) -> str:
         status = getattr(exc, "status", "4.4.0")
         return multiline("451", status, [f"{exc}; please try again later{ref}"])
     if isinstance(exc, InspectionError):
-        return multiline("451", "4.3.0", [f"The message could not be inspected and was not sent; "
-                                          f"please try again later{ref}"])
+        return multiline(
+            "451",
+            "4.3.0",
+            [f"The message could not be inspected and was not sent; please try again later{ref}"],
+        )
     if isinstance(exc, StoreError):
-        return multiline("451", "4.3.0", [f"The quarantine store is unavailable; the message was not "
-                                          f"accepted, please try again later{ref}"])
+        return multiline(
+            "451",
+            "4.3.0",
+            [
+                f"The quarantine store is unavailable; the message was not "
+                f"accepted, please try again later{ref}"
+            ],
+        )
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
-        return multiline("451", "4.4.2", [f"Timed out; the message was not accepted, please try again later{ref}"])
+        return multiline(
+            "451", "4.4.2", [f"Timed out; the message was not accepted, please try again later{ref}"]
+        )
     return INTERNAL_ERROR + ref

@@ -44,8 +44,14 @@ class GuardSMTP(SMTP):
     """
 
     def __init__(
-        self, handler: GuardHandler, *, metrics: Metrics, implicit_tls: bool, max_errors: int,
-        clear_auth_on_loopback: bool, **kwargs: Any,
+        self,
+        handler: GuardHandler,
+        *,
+        metrics: Metrics,
+        implicit_tls: bool,
+        max_errors: int,
+        clear_auth_on_loopback: bool,
+        **kwargs: Any,
     ) -> None:
         super().__init__(handler, **kwargs)
         self._metrics = metrics
@@ -78,8 +84,8 @@ class GuardSMTP(SMTP):
             self._metrics.smtp_connections.labels("yes" if self.uses_tls else "no").inc()
         super().connection_lost(error)
 
-    async def push(self, status: str | bytes) -> None:  # type: ignore[override]
-        await super().push(status)
+    async def push(self, status: str | bytes) -> None:
+        await super().push(status)  # type: ignore[type-var]  # aiosmtpd types it AnyStr; both are sent
         verdict, self.verdict_reply = self.verdict_reply, False
         text = status.decode("ascii", "replace") if isinstance(status, bytes) else status
         if verdict or text[:1] not in ("4", "5") or text.startswith("421"):
@@ -88,6 +94,11 @@ class GuardSMTP(SMTP):
         if self._errors >= self._max_errors and self.transport is not None:
             await super().push("421 4.7.0 Too many errors; closing the connection")
             self.transport.close()
+
+
+def _port(server: asyncio.AbstractServer) -> int:
+    sockets = getattr(server, "sockets", None) or ()  # asyncio.Server has them; the ABC does not say so
+    return int(sockets[0].getsockname()[1]) if sockets else 0
 
 
 def _listen_args(value: str) -> tuple[str, int]:
@@ -112,19 +123,30 @@ async def start_smtp(services: Services) -> list[asyncio.AbstractServer]:
     handler = GuardHandler(services, Dispatcher(services, forwarder), users, hostname)
     loop = asyncio.get_running_loop()
     common: dict[str, Any] = {
-        "data_size_limit": s.max_message_bytes or None, "enable_SMTPUTF8": True, "hostname": hostname,
-        "ident": IDENT, "timeout": s.session_timeout_s, "auth_require_tls": s.auth_require_tls,
+        "data_size_limit": s.max_message_bytes or None,
+        "enable_SMTPUTF8": True,
+        "hostname": hostname,
+        "ident": IDENT,
+        "timeout": s.session_timeout_s,
+        "auth_require_tls": s.auth_require_tls,
         "auth_exclude_mechanism": [] if users else ["PLAIN", "LOGIN"],
-        "command_call_limit": s.max_commands, "loop": loop,
+        "command_call_limit": s.max_commands,
+        "loop": loop,
     }
 
     def factory(implicit: bool) -> Any:
         def make() -> GuardSMTP:
             return GuardSMTP(
-                handler, metrics=services.metrics, implicit_tls=implicit, max_errors=s.max_errors,
-                clear_auth_on_loopback=True, tls_context=None if implicit else tls_context,
-                require_starttls=False if implicit else s.require_starttls, **common,
+                handler,
+                metrics=services.metrics,
+                implicit_tls=implicit,
+                max_errors=s.max_errors,
+                clear_auth_on_loopback=True,
+                tls_context=None if implicit else tls_context,
+                require_starttls=False if implicit else s.require_starttls,
+                **common,
             )
+
         return make
 
     reuse_port = bool(services.extras.get("reuse_port")) or None
@@ -133,7 +155,9 @@ async def start_smtp(services: Services) -> list[asyncio.AbstractServer]:
     servers.append(await loop.create_server(factory(False), host, port, reuse_port=reuse_port))
     if s.implicit_tls_listen:
         host, port = _listen_args(s.implicit_tls_listen)
-        servers.append(await loop.create_server(factory(True), host, port, ssl=tls_context, reuse_port=reuse_port))
+        servers.append(
+            await loop.create_server(factory(True), host, port, ssl=tls_context, reuse_port=reuse_port)
+        )
 
     async def close() -> None:
         await handler.drain(SHUTDOWN_DRAIN_S)
@@ -142,8 +166,14 @@ async def start_smtp(services: Services) -> list[asyncio.AbstractServer]:
     services.extras.setdefault("on_close", []).append(close)
     services.extras["smtp_forwarder"] = forwarder
     services.extras["smtp_handler"] = handler
-    services.log.info("smtp listening", extra={
-        "event": "smtp_listen", "ports": [srv.sockets[0].getsockname()[1] for srv in servers],
-        "delivery": forwarder.describe(), "tls": tls_context is not None, "auth_users": len(s.users),
-    })
+    services.log.info(
+        "smtp listening",
+        extra={
+            "event": "smtp_listen",
+            "ports": [_port(srv) for srv in servers],
+            "delivery": forwarder.describe(),
+            "tls": tls_context is not None,
+            "auth_users": len(s.users),
+        },
+    )
     return servers

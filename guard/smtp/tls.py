@@ -23,7 +23,9 @@ def server_context(cert: str | os.PathLike[str], key: str | os.PathLike[str]) ->
     try:
         ctx.load_cert_chain(os.fspath(cert), os.fspath(key))
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"smtp.tls_cert/smtp.tls_key: cannot load the pair ({type(exc).__name__}: {exc})") from None
+        raise ConfigError(
+            f"smtp.tls_cert/smtp.tls_key: cannot load the pair ({type(exc).__name__}: {exc})"
+        ) from None
     return ctx
 
 

@@ -27,18 +27,21 @@ def _token(value: str | None, limit: int = 64) -> str:
 
 def with_protocol(*, esmtp: bool, tls: bool, authenticated: bool, smtputf8: bool) -> str:
     """The `with` keyword from the IANA mail transmission types (RFC 3848, RFC 6531)."""
-    if smtputf8:
-        base = "UTF8SMTP"
-    else:
-        base = "ESMTP" if esmtp else "SMTP"
+    base = "UTF8SMTP" if smtputf8 else "ESMTP" if esmtp else "SMTP"
     if base == "SMTP":
         return base
     return base + ("S" if tls else "") + ("A" if authenticated else "")
 
 
 def received_header(
-    *, helo: str | None, peer_ip: str, hostname: str, protocol: str, queue_id: str,
-    recipient: str | None = None, now: float | None = None,
+    *,
+    helo: str | None,
+    peer_ip: str,
+    hostname: str,
+    protocol: str,
+    queue_id: str,
+    recipient: str | None = None,
+    now: float | None = None,
 ) -> bytes:
     """The trace header to prepend, folded, ending in CRLF.
 

@@ -93,9 +93,7 @@ GuardFactory = Callable[..., Awaitable[RunningGuard]]
 
 
 @pytest.fixture
-async def start_guard(
-    make_settings: Callable[..., Settings], sink: SmtpSink
-) -> AsyncIterator[GuardFactory]:
+async def start_guard(make_settings: Callable[..., Settings], sink: SmtpSink) -> AsyncIterator[GuardFactory]:
     """`await start_guard(**smtp_settings)`: a guard on port 0 relaying to the sink by default."""
     running: list[RunningGuard] = []
 

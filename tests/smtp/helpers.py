@@ -45,9 +45,16 @@ class Sent:
 
 
 def smtplib_send(
-    port: int, raw: bytes, *, sender: str = SENDER, rcpts: Sequence[str] = (EXTERNAL,),
-    starttls: ssl.SSLContext | None = None, login: tuple[str, str] | None = None,
-    mail_options: Sequence[str] = (), timeout: float = 10.0, implicit_tls: ssl.SSLContext | None = None,
+    port: int,
+    raw: bytes,
+    *,
+    sender: str = SENDER,
+    rcpts: Sequence[str] = (EXTERNAL,),
+    starttls: ssl.SSLContext | None = None,
+    login: tuple[str, str] | None = None,
+    mail_options: Sequence[str] = (),
+    timeout: float = 10.0,
+    implicit_tls: ssl.SSLContext | None = None,
 ) -> Sent:
     """Send one message with smtplib; never raises for SMTP-level refusals."""
     client: smtplib.SMTP
@@ -90,4 +97,3 @@ class LogCapture(logging.Handler):
 
     def events(self, name: str) -> list[dict[str, Any]]:
         return [e for e in map(json.loads, self.lines) if e.get("event") == name]
-

@@ -14,14 +14,16 @@ from guard.testing import SmtpSink, build_message
 from tests.smtp.conftest import Certs, GuardFactory
 from tests.smtp.helpers import EXTERNAL, INTERNAL, send
 
-USERS = [{"name": "agent", "password_hash": hash_password("s3cret")},
-         {"name": "legacy", "password_hash": hash_password("0ld", "bcrypt")}]
+USERS = [
+    {"name": "agent", "password_hash": hash_password("s3cret")},
+    {"name": "legacy", "password_hash": hash_password("0ld", "bcrypt")},
+]
 RAW = build_message(to=EXTERNAL, body="hello\n")
 
 
 def _ehlo(port: int, *, starttls: object = None) -> tuple[str, str]:
     with smtplib.SMTP("127.0.0.1", port, timeout=5) as c:
-        code, text = c.ehlo("client.test")
+        _code, text = c.ehlo("client.test")
         before = text.decode()
         after = ""
         if starttls is not None:
@@ -38,7 +40,9 @@ async def test_ehlo_advertises_the_extensions(start_guard: GuardFactory) -> None
     assert "AUTH" not in before and "STARTTLS" not in before  # no users, no certificate
 
 
-async def test_client_outside_relay_networks_is_refused_at_rcpt(start_guard: GuardFactory, sink: SmtpSink) -> None:
+async def test_client_outside_relay_networks_is_refused_at_rcpt(
+    start_guard: GuardFactory, sink: SmtpSink
+) -> None:
     guard = await start_guard(relay_networks=["192.0.2.0/24"])
     for rcpt in (EXTERNAL, INTERNAL):
         sent = await send(guard.port, RAW, rcpts=(rcpt,))
@@ -57,7 +61,9 @@ async def test_auth_permits_relay_from_anywhere(start_guard: GuardFactory, sink:
     assert b"with ESMTPA id" in sink.messages[0].content
 
 
-async def test_failed_auth_is_answered_535_not_left_hanging(start_guard: GuardFactory, sink: SmtpSink) -> None:
+async def test_failed_auth_is_answered_535_not_left_hanging(
+    start_guard: GuardFactory, sink: SmtpSink
+) -> None:
     guard = await start_guard(relay_networks=[], users=USERS)
     started = time.monotonic()
     for user, password in (("agent", "wrong"), ("nobody", "s3cret")):
@@ -83,9 +89,12 @@ async def test_auth_login_mechanism(start_guard: GuardFactory, sink: SmtpSink) -
     assert len(await sink.wait_for(1)) == 1
 
 
-async def test_starttls_then_auth_with_smtplib(start_guard: GuardFactory, sink: SmtpSink, certs: Certs) -> None:
-    guard = await start_guard(relay_networks=[], users=USERS, tls_cert=str(certs.cert_file),
-                              tls_key=str(certs.key_file))
+async def test_starttls_then_auth_with_smtplib(
+    start_guard: GuardFactory, sink: SmtpSink, certs: Certs
+) -> None:
+    guard = await start_guard(
+        relay_networks=[], users=USERS, tls_cert=str(certs.cert_file), tls_key=str(certs.key_file)
+    )
     before, after = await asyncio.to_thread(_ehlo, guard.port, starttls=certs.client_context())
     assert "STARTTLS" in before and "STARTTLS" not in after and "AUTH LOGIN PLAIN" in after
     sent = await send(guard.port, RAW, starttls=certs.client_context(), login=("agent", "s3cret"))
@@ -96,7 +105,9 @@ async def test_starttls_then_auth_with_smtplib(start_guard: GuardFactory, sink: 
 
 
 async def test_require_starttls_refuses_mail_in_clear(start_guard: GuardFactory, certs: Certs) -> None:
-    guard = await start_guard(tls_cert=str(certs.cert_file), tls_key=str(certs.key_file), require_starttls=True)
+    guard = await start_guard(
+        tls_cert=str(certs.cert_file), tls_key=str(certs.key_file), require_starttls=True
+    )
     sent = await send(guard.port, RAW)
     assert sent.code == 530
     sent = await send(guard.port, RAW, starttls=certs.client_context())
@@ -104,8 +115,13 @@ async def test_require_starttls_refuses_mail_in_clear(start_guard: GuardFactory,
 
 
 async def test_implicit_tls_listener(start_guard: GuardFactory, sink: SmtpSink, certs: Certs) -> None:
-    guard = await start_guard(relay_networks=[], users=USERS, tls_cert=str(certs.cert_file),
-                              tls_key=str(certs.key_file), implicit_tls_listen="127.0.0.1:0")
+    guard = await start_guard(
+        relay_networks=[],
+        users=USERS,
+        tls_cert=str(certs.cert_file),
+        tls_key=str(certs.key_file),
+        implicit_tls_listen="127.0.0.1:0",
+    )
     sent = await send(guard.tls_port(), RAW, implicit_tls=certs.client_context(), login=("agent", "s3cret"))
     assert sent.error is None
     [got] = await sink.wait_for(1)
@@ -133,7 +149,9 @@ async def test_oversized_mail_gets_552(start_guard: GuardFactory, sink: SmtpSink
 async def test_recipient_limit(start_guard: GuardFactory, sink: SmtpSink) -> None:
     guard = await start_guard(max_recipients=2)
     sent = await send(guard.port, RAW, rcpts=("a@partner.net", "b@partner.net", "c@partner.net"))
-    assert sent.refused == {"c@partner.net": (452, b"4.5.3 Too many recipients; send the rest in another message")}
+    assert sent.refused == {
+        "c@partner.net": (452, b"4.5.3 Too many recipients; send the rest in another message")
+    }
     [got] = await sink.wait_for(1)
     assert got.rcpt_tos == ("a@partner.net", "b@partner.net")
 
@@ -165,7 +183,8 @@ def _raw_session(port: int, lines: list[bytes]) -> list[bytes]:
 async def test_error_budget_closes_the_connection(start_guard: GuardFactory) -> None:
     guard = await start_guard(max_errors=3)
     replies = await asyncio.to_thread(
-        _raw_session, guard.port,
+        _raw_session,
+        guard.port,
         [b"EHLO client.test", b"RCPT TO:<x@partner.net>", b"DATA", b"MAIL", b"NOOP", b"NOOP"],
     )
     assert [r[:3] for r in replies[1:5]] == [b"250", b"503", b"503", b"501"]
@@ -202,7 +221,9 @@ async def test_pipelined_commands_are_answered_in_order(start_guard: GuardFactor
 @pytest.mark.parametrize("mode", ["plain", "starttls"])
 async def test_connections_are_counted_by_tls(start_guard: GuardFactory, certs: Certs, mode: str) -> None:
     guard = await start_guard(tls_cert=str(certs.cert_file), tls_key=str(certs.key_file))
-    await asyncio.to_thread(_ehlo, guard.port, starttls=certs.client_context() if mode == "starttls" else None)
+    await asyncio.to_thread(
+        _ehlo, guard.port, starttls=certs.client_context() if mode == "starttls" else None
+    )
     label = "yes" if mode == "starttls" else "no"
     for _ in range(50):
         if guard.counter("guard_smtp_connections_total", tls=label) == 1:

@@ -90,7 +90,9 @@ async def test_unexpected_error_in_delivery_is_451_not_a_permanent_500(
     assert sent.code == 451 and sent.text.startswith("4.3.0 ")
 
 
-async def test_store_failure_is_451_and_internal_copy_went_out(start_guard: GuardFactory, sink: SmtpSink) -> None:
+async def test_store_failure_is_451_and_internal_copy_went_out(
+    start_guard: GuardFactory, sink: SmtpSink
+) -> None:
     guard = await start_guard()
     await guard.services.store.close()  # the store is gone: put() fails
     sent = await send(guard.port, build_message(body=f"card {CARD}\n"), rcpts=(INTERNAL, EXTERNAL))
@@ -103,21 +105,29 @@ async def test_store_failure_is_451_and_internal_copy_went_out(start_guard: Guar
 
 MALFORMED = [
     # multipart with a boundary that never closes and a broken base64 part
-    (b"From: a@example.com\r\nTo: bob@partner.net\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
-     b"Content-Type: multipart/mixed; boundary=\"BND\"\r\n\r\n--BND\r\nContent-Type: text/plain\r\n\r\n"
-     b"card " + CARD.encode() + b"\r\n--BND\r\nContent-Type: application/octet-stream\r\n"
-     b"Content-Transfer-Encoding: base64\r\n\r\n!!!not base64###\r\n"),
+    (
+        b"From: a@example.com\r\nTo: bob@partner.net\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="BND"\r\n\r\n--BND\r\nContent-Type: text/plain\r\n\r\n'
+        b"card " + CARD.encode() + b"\r\n--BND\r\nContent-Type: application/octet-stream\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n!!!not base64###\r\n"
+    ),
     # no header/body separator: the body starts with a line that is not a header
     (b"From: a@example.com\r\nTo: bob@partner.net\r\ncard " + CARD.encode() + b"\r\nmore text\r\n"),
     # broken base64 padding and trailing garbage around an encoded card
-    (b"From: a@example.com\r\nTo: bob@partner.net\r\nContent-Type: text/plain; charset=utf-8\r\n"
-     b"Content-Transfer-Encoding: base64\r\n\r\nY2FyZCA0MTExIDExMTEgMTExMSAxMTEx!!\r\n"),
+    (
+        b"From: a@example.com\r\nTo: bob@partner.net\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nY2FyZCA0MTExIDExMTEgMTExMSAxMTEx!!\r\n"
+    ),
     # declared quoted-printable with soft line breaks splitting the number
-    (b"From: a@example.com\r\nTo: bob@partner.net\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n"
-     b"Content-Transfer-Encoding: quoted-printable\r\n\r\ncard 4111 1111 =\r\n1111 1111\r\n"),
+    (
+        b"From: a@example.com\r\nTo: bob@partner.net\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\ncard 4111 1111 =\r\n1111 1111\r\n"
+    ),
     # a wrong charset label over 8-bit bytes
-    (b"From: a@example.com\r\nTo: bob@partner.net\r\nContent-Type: text/plain; charset=klingon\r\n\r\n"
-     b"\xff\xfe card " + CARD.encode() + b"\r\n"),
+    (
+        b"From: a@example.com\r\nTo: bob@partner.net\r\nContent-Type: text/plain; charset=klingon\r\n\r\n"
+        b"\xff\xfe card " + CARD.encode() + b"\r\n"
+    ),
 ]
 
 
@@ -150,7 +160,12 @@ async def test_client_disconnect_after_data_does_not_cut_off_the_relay(
     def send_and_vanish() -> None:
         with socket.create_connection(("127.0.0.1", guard.port), timeout=5) as s, s.makefile("rb") as f:
             f.readline()
-            for line in (b"EHLO c.test", b"MAIL FROM:<alice@example.com>", b"RCPT TO:<bob@partner.net>", b"DATA"):
+            for line in (
+                b"EHLO c.test",
+                b"MAIL FROM:<alice@example.com>",
+                b"RCPT TO:<bob@partner.net>",
+                b"DATA",
+            ):
                 s.sendall(line + b"\r\n")
                 while f.readline()[3:4] == b"-":
                     pass

@@ -150,7 +150,9 @@ async def test_a_slow_upstream_times_out_as_a_temporary_failure(sink: SmtpSink) 
 async def test_starttls_upstream_with_auth(certs: Certs) -> None:
     async with SmtpSink(tls_context=certs.server_context(), users={"relay": "s3cret"}) as tls_sink:
         assert tls_sink.url.startswith("smtp+starttls://")
-        fwd = SmtpForwarder(tls_sink.url, username="relay", password="s3cret", tls_context=certs.client_context())
+        fwd = SmtpForwarder(
+            tls_sink.url, username="relay", password="s3cret", tls_context=certs.client_context()
+        )
         await fwd.deliver(Mail("a@example.com", ("b@example.org",), RAW))
         [got] = await tls_sink.wait_for(1)
         assert got.tls and got.user == "relay"
@@ -159,7 +161,9 @@ async def test_starttls_upstream_with_auth(certs: Certs) -> None:
 
 async def test_wrong_upstream_credentials_defer_instead_of_bouncing(certs: Certs) -> None:
     async with SmtpSink(tls_context=certs.server_context(), users={"relay": "s3cret"}) as tls_sink:
-        fwd = SmtpForwarder(tls_sink.url, username="relay", password="wrong", tls_context=certs.client_context())
+        fwd = SmtpForwarder(
+            tls_sink.url, username="relay", password="wrong", tls_context=certs.client_context()
+        )
         with pytest.raises(UpstreamDeferred) as err:
             await fwd.deliver(Mail("a@example.com", ("b@example.org",), RAW))
         assert err.value.status == "4.7.0"

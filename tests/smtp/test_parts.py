@@ -40,8 +40,13 @@ def test_with_protocol_keywords() -> None:
 
 def test_received_header_is_folded_and_cannot_be_injected() -> None:
     header = received_header(
-        helo="evil\r\nBcc: x@example.org", peer_ip="127.0.0.1", hostname="guard.example.com",
-        protocol="ESMTPS", queue_id="ABC123", recipient="bob@example.org", now=0,
+        helo="evil\r\nBcc: x@example.org",
+        peer_ip="127.0.0.1",
+        hostname="guard.example.com",
+        protocol="ESMTPS",
+        queue_id="ABC123",
+        recipient="bob@example.org",
+        now=0,
     )
     text = header.decode()
     assert text.startswith("Received: from evil??Bcc:?x?example.org ([127.0.0.1])\r\n\tby guard.example.com ")
@@ -50,9 +55,18 @@ def test_received_header_is_folded_and_cannot_be_injected() -> None:
     assert all(line.startswith(("Received:", "\t")) for line in text.split("\r\n")[:-1])
 
 
-@pytest.mark.parametrize(("ip", "loop"), [("127.0.0.1", True), ("127.9.9.9", True), ("::1", True),
-                                          ("::ffff:127.0.0.1", True), ("10.0.0.1", False), ("2001:db8::1", False),
-                                          ("unknown", False)])
+@pytest.mark.parametrize(
+    ("ip", "loop"),
+    [
+        ("127.0.0.1", True),
+        ("127.9.9.9", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("10.0.0.1", False),
+        ("2001:db8::1", False),
+        ("unknown", False),
+    ],
+)
 def test_loopback_detection(ip: str, loop: bool) -> None:
     assert is_loopback(ip) is loop
 
@@ -62,7 +76,7 @@ def test_self_signed_pair_loads_and_key_is_private(tmp_path: Path) -> None:
     assert key.stat().st_mode & 0o777 == 0o600
     ctx = server_context(cert, key)
     assert isinstance(ctx, ssl.SSLContext)
-    with pytest.raises(ConfigError, match="smtp.tls_cert"):
+    with pytest.raises(ConfigError, match=r"smtp\.tls_cert"):
         server_context(tmp_path / "missing.pem", key)
 
 

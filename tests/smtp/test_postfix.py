@@ -44,7 +44,8 @@ def _why_not() -> str | None:
 
 
 pytestmark = [
-    pytest.mark.postfix, pytest.mark.slow,
+    pytest.mark.postfix,
+    pytest.mark.slow,
     pytest.mark.skipif(_why_not() is not None, reason=_why_not() or ""),
 ]
 
@@ -54,8 +55,10 @@ _SKIP_SERVICES = {"maildrop", "uucp", "ifmail", "bsmtp", "scalemail-backend", "m
 
 async def _run(*args: str, stdin: bytes | None = None, timeout: float = 30) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        *args, stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        *args,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await asyncio.wait_for(proc.communicate(stdin), timeout)
     assert proc.returncode is not None
@@ -81,8 +84,11 @@ def _master_cf() -> str:
             continue
         if not line[0].isspace():
             fields = line.split()
-            keeping = (len(fields) > 1 and fields[1] in ("unix", "unix-dgram", "fifo")
-                       and fields[0] not in _SKIP_SERVICES)
+            keeping = (
+                len(fields) > 1
+                and fields[1] in ("unix", "unix-dgram", "fifo")
+                and fields[0] not in _SKIP_SERVICES
+            )
         if keeping:
             keep.append(line)
     return "\n".join(keep) + "\n"
@@ -103,15 +109,28 @@ class Postfix:
         conf = _snippet()
         conf["relayhost"] = f"[127.0.0.1]:{guard_port}"
         conf["smtp_sasl_password_maps"] = f"inline:{{ [127.0.0.1]:{guard_port}=postfix:{PASSWORD} }}"
-        conf.update({
-            "compatibility_level": "3.6", "queue_directory": str(root / "spool"),
-            "data_directory": str(root / "data"), "mail_owner": "postfix", "setgid_group": "postdrop",
-            "myhostname": "sender.test", "mydestination": "", "inet_interfaces": "loopback-only",
-            "inet_protocols": "ipv4", "alias_maps": "", "alias_database": "", "local_recipient_maps": "",
-            "smtp_tls_loglevel": "1", "queue_run_delay": "5s", "minimal_backoff_time": "5s",
-            "maximal_backoff_time": "10s", "maillog_file": str(self.maillog),
-            "maillog_file_prefixes": str(root),
-        })
+        conf.update(
+            {
+                "compatibility_level": "3.6",
+                "queue_directory": str(root / "spool"),
+                "data_directory": str(root / "data"),
+                "mail_owner": "postfix",
+                "setgid_group": "postdrop",
+                "myhostname": "sender.test",
+                "mydestination": "",
+                "inet_interfaces": "loopback-only",
+                "inet_protocols": "ipv4",
+                "alias_maps": "",
+                "alias_database": "",
+                "local_recipient_maps": "",
+                "smtp_tls_loglevel": "1",
+                "queue_run_delay": "5s",
+                "minimal_backoff_time": "5s",
+                "maximal_backoff_time": "10s",
+                "maillog_file": str(self.maillog),
+                "maillog_file_prefixes": str(root),
+            }
+        )
         (self.etc / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in conf.items()))
         (self.etc / "master.cf").write_text(_master_cf())
 
@@ -164,7 +183,9 @@ async def _until(predicate: Any, what: str, timeout: float = 25.0) -> Any:
 @pytest.fixture
 async def relay(start_guard: GuardFactory, certs: Certs) -> AsyncIterator[tuple[RunningGuard, Postfix]]:
     guard = await start_guard(
-        relay_networks=[], tls_cert=str(certs.cert_file), tls_key=str(certs.key_file),
+        relay_networks=[],
+        tls_cert=str(certs.cert_file),
+        tls_key=str(certs.key_file),
         users=[{"name": "postfix", "password_hash": hash_password(PASSWORD)}],
     )
     root = Path(tempfile.mkdtemp(prefix="pf", dir="/tmp"))  # short: Postfix socket paths are limited
@@ -182,7 +203,7 @@ async def relay(start_guard: GuardFactory, certs: Certs) -> AsyncIterator[tuple[
 async def test_451_keeps_mail_deferred_until_the_guard_recovers(
     relay: tuple[RunningGuard, Postfix], sink: SmtpSink
 ) -> None:
-    guard, postfix = relay
+    _guard, postfix = relay
     sink.fail_with("451 4.3.0 upstream busy", times=1_000_000)  # the guard answers 451 4.3.0 too
     tag = uuid.uuid4().hex
     await postfix.sendmail(build_message(to=EXTERNAL, headers={"X-Test-Id": tag}), SENDER, EXTERNAL)
@@ -210,7 +231,7 @@ async def _check(coro: Any, test: Any) -> bool:
 async def test_550_bounces_and_the_bounce_goes_back_out_through_the_guard(
     relay: tuple[RunningGuard, Postfix], sink: SmtpSink
 ) -> None:
-    guard, postfix = relay
+    _guard, postfix = relay
     await postfix.sendmail(build_message(to=EXTERNAL, body=f"aws key {AWS_KEY}\n"), SENDER, EXTERNAL)
     bounce = await _until(
         lambda: next((m for m in sink.messages if m.mail_from == "<>"), None), "the bounce at the sink"
@@ -223,6 +244,8 @@ async def test_550_bounces_and_the_bounce_goes_back_out_through_the_guard(
 
     # A quarantined message is accepted (250 2.6.0): no bounce for the Postfix sender.
     await postfix.sendmail(build_message(to=EXTERNAL, body=f"card {CARD}\n"), SENDER, EXTERNAL)
-    await _until(lambda: "250 2.6.0 Held for security review as Q-" in postfix.log(), "the held reply in maillog")
+    await _until(
+        lambda: "250 2.6.0 Held for security review as Q-" in postfix.log(), "the held reply in maillog"
+    )
     await _until(lambda: _check(postfix.queue(), lambda q: q == []), "the queue to drain")
     assert len([m for m in sink.messages if m.mail_from == "<>"]) == 1

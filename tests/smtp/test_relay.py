@@ -54,14 +54,16 @@ async def test_card_to_external_is_quarantined_with_the_id_in_the_reply(
     assert item.summary.recipients == (EXTERNAL,)
     assert item.summary.types == {"CREDIT_CARD": 2}
     assert CARD not in item.summary.subject and "card" in item.summary.subject
-    trace, rest = _strip_trace(item.content)
+    _trace, rest = _strip_trace(item.content)
     assert rest == raw  # the original bytes are kept for release
     assert item.envelope["mail_from"] == SENDER
     assert CARD not in "\n".join(logs.lines) and "4111" not in "\n".join(logs.lines)
     assert guard.counter("guard_findings_total", channel="smtp", type="CREDIT_CARD") == 2
 
 
-async def test_quarantine_reply_can_be_a_rejection_for_agents(start_guard: GuardFactory, sink: SmtpSink) -> None:
+async def test_quarantine_reply_can_be_a_rejection_for_agents(
+    start_guard: GuardFactory, sink: SmtpSink
+) -> None:
     guard = await start_guard(quarantine_reply="reject")
     sent = await send(guard.port, build_message(to=EXTERNAL, body=f"card {CARD}\n"))
     assert sent.code == 550
@@ -109,7 +111,9 @@ async def test_mixed_recipients_split_internal_out_external_held_one_reply(
     item = await guard.services.store.summary(held[0]["quarantine_id"])
     assert item.recipients == (EXTERNAL,)
     assert guard.counter("guard_messages_total", channel="smtp", audience="internal", action="allow") == 1
-    assert guard.counter("guard_messages_total", channel="smtp", audience="external", action="quarantine") == 1
+    assert (
+        guard.counter("guard_messages_total", channel="smtp", audience="external", action="quarantine") == 1
+    )
     assert guard.counter("guard_findings_total", channel="smtp", type="CREDIT_CARD") == 1
 
 
@@ -136,8 +140,13 @@ async def test_null_sender_bounce_is_relayed(start_guard: GuardFactory, sink: Sm
 async def test_smtputf8_and_8bitmime_survive_the_relay(start_guard: GuardFactory, sink: SmtpSink) -> None:
     guard = await start_guard()
     raw = "From: jörg@example.com\r\nTo: zoë@exämple.net\r\nSubject: grüße\r\n\r\nSchöne Grüße\r\n".encode()
-    sent = await send(guard.port, raw, sender="jörg@example.com", rcpts=("zoë@exämple.net",),
-                      mail_options=("SMTPUTF8", "BODY=8BITMIME"))
+    sent = await send(
+        guard.port,
+        raw,
+        sender="jörg@example.com",
+        rcpts=("zoë@exämple.net",),
+        mail_options=("SMTPUTF8", "BODY=8BITMIME"),
+    )
     assert sent.error is None
     [got] = await sink.wait_for(1)
     assert got.mail_from == "jörg@example.com" and got.rcpt_tos == ("zoë@exämple.net",)
@@ -150,7 +159,9 @@ async def test_aiosmtplib_client_and_connection_reuse(start_guard: GuardFactory,
     guard = await start_guard()
     async with aiosmtplib.SMTP(hostname="127.0.0.1", port=guard.port, start_tls=False) as client:
         for i in range(3):
-            errors, reply = await client.sendmail(SENDER, [EXTERNAL], build_message(to=EXTERNAL, subject=f"n{i}"))
+            errors, reply = await client.sendmail(
+                SENDER, [EXTERNAL], build_message(to=EXTERNAL, subject=f"n{i}")
+            )
             assert errors == {} and "guard id" in reply
         try:
             await client.sendmail(SENDER, [EXTERNAL], build_message(to=EXTERNAL, body=f"key {AWS_KEY}\n"))

@@ -15,8 +15,14 @@ from guard.smtp.replies import multiline, reply_for_error, reply_for_outcome
     ("error", "prefix"),
     [
         (UpstreamDeferred("upstream unreachable", status="4.4.1"), "451 4.4.1 "),
-        (UpstreamDeferred("upstream refused the message: 452 4.3.1 full", code=452, status="4.3.1"), "451 4.3.1 "),
-        (UpstreamRefused("upstream refused the message: 550 5.1.1 no user", code=550, status="5.1.1"), "550 5.1.1 "),
+        (
+            UpstreamDeferred("upstream refused the message: 452 4.3.1 full", code=452, status="4.3.1"),
+            "451 4.3.1 ",
+        ),
+        (
+            UpstreamRefused("upstream refused the message: 550 5.1.1 no user", code=550, status="5.1.1"),
+            "550 5.1.1 ",
+        ),
         (UpstreamRefused("odd", code=552, status="5.3.4"), "552 5.3.4 "),
         (InspectionError("boom"), "451 4.3.0 "),
         (UnscannableError("zip bomb"), "451 4.3.0 "),
@@ -44,30 +50,43 @@ def test_multiline_replies_are_well_formed() -> None:
 
 
 def _finding(type_: str) -> Finding:
-    return Finding(type=type_, category="x", start=0, end=4, score=0.9, detector="d", preview="****", value_hash="h")
+    return Finding(
+        type=type_, category="x", start=0, end=4, score=0.9, detector="d", preview="****", value_hash="h"
+    )
 
 
 def _verdict(internal: Action, external: Action, *types: str) -> Verdict:
     decisions = {
         Audience.INTERNAL: Decision(internal, ("internal-allow",), "Internal mail may carry this data."),
         Audience.EXTERNAL: Decision(
-            external, (f"external-{external.value}",),
+            external,
+            (f"external-{external.value}",),
             "Card numbers may not be emailed to external recipients. Remove the card number or use the "
-            "customer portal.", advice="Send a payment link instead.",
+            "customer portal.",
+            advice="Send a payment link instead.",
         ),
     }
     return Verdict(
-        action=Action.strictest([internal, external]), audience=Audience.EXTERNAL, decisions=decisions,
-        findings=tuple(_finding(t) for t in types), segments=(),
+        action=Action.strictest([internal, external]),
+        audience=Audience.EXTERNAL,
+        decisions=decisions,
+        findings=tuple(_finding(t) for t in types),
+        segments=(),
     )
 
 
 def test_block_reply_names_types_counts_policy_and_advice() -> None:
     verdict = _verdict(Action.ALLOW, Action.BLOCK, "API_KEY", "CREDIT_CARD", "CREDIT_CARD")
-    outcome = Outcome("Q1", verdict, (
-        Delivery(Action.ALLOW, (Audience.INTERNAL,), ("a@example.com",), receipt=Receipt(250, "2.0.0 Ok")),
-        Delivery(Action.BLOCK, (Audience.EXTERNAL,), ("b@example.org", "c@example.org")),
-    ))
+    outcome = Outcome(
+        "Q1",
+        verdict,
+        (
+            Delivery(
+                Action.ALLOW, (Audience.INTERNAL,), ("a@example.com",), receipt=Receipt(250, "2.0.0 Ok")
+            ),
+            Delivery(Action.BLOCK, (Audience.EXTERNAL,), ("b@example.org", "c@example.org")),
+        ),
+    )
     reply = reply_for_outcome(outcome)
     assert reply.startswith("550-5.7.1 ")
     assert reply.split("\r\n")[-1].startswith("550 5.7.1 ")
@@ -81,8 +100,11 @@ def test_block_reply_names_types_counts_policy_and_advice() -> None:
 @pytest.mark.parametrize(("mode", "prefix"), [("accept", "250 2.6.0 "), ("reject", "550-5.7.1 ")])
 def test_quarantine_reply_carries_the_id(mode: str, prefix: str) -> None:
     verdict = _verdict(Action.ALLOW, Action.QUARANTINE, "CREDIT_CARD")
-    outcome = Outcome("Q1", verdict, (Delivery(Action.QUARANTINE, (Audience.EXTERNAL,), ("b@example.org",),
-                                               quarantine_id="Q-7F3K2"),))
+    outcome = Outcome(
+        "Q1",
+        verdict,
+        (Delivery(Action.QUARANTINE, (Audience.EXTERNAL,), ("b@example.org",), quarantine_id="Q-7F3K2"),),
+    )
     reply = reply_for_outcome(outcome, quarantine_reply=mode)
     assert reply.startswith(prefix)
     assert "Held for security review as Q-7F3K2" in reply
@@ -91,20 +113,43 @@ def test_quarantine_reply_carries_the_id(mode: str, prefix: str) -> None:
 
 def test_single_relay_returns_the_upstream_reply_with_our_id() -> None:
     verdict = _verdict(Action.ALLOW, Action.ALLOW)
-    outcome = Outcome("Q9", verdict, (Delivery(Action.ALLOW, (Audience.EXTERNAL,), ("b@example.org",),
-                                               receipt=Receipt(250, "2.0.0 Ok: queued as ABC")),))
+    outcome = Outcome(
+        "Q9",
+        verdict,
+        (
+            Delivery(
+                Action.ALLOW,
+                (Audience.EXTERNAL,),
+                ("b@example.org",),
+                receipt=Receipt(250, "2.0.0 Ok: queued as ABC"),
+            ),
+        ),
+    )
     assert reply_for_outcome(outcome) == "250 2.0.0 Ok: queued as ABC (guard id Q9)"
-    outcome = Outcome("Q9", verdict, (Delivery(Action.ALLOW, (Audience.EXTERNAL,), ("b@example.org",),
-                                               receipt=Receipt(250, "Ok")),))
+    outcome = Outcome(
+        "Q9",
+        verdict,
+        (Delivery(Action.ALLOW, (Audience.EXTERNAL,), ("b@example.org",), receipt=Receipt(250, "Ok")),),
+    )
     assert reply_for_outcome(outcome) == "250 2.0.0 Ok (guard id Q9)"
 
 
 def test_redacted_relay_says_so() -> None:
     verdict = _verdict(Action.ALLOW, Action.REDACT, "PHONE")
-    outcome = Outcome("Q2", verdict, (
-        Delivery(Action.ALLOW, (Audience.INTERNAL,), ("a@example.com",), receipt=Receipt(250, "2.0.0 Ok")),
-        Delivery(Action.REDACT, (Audience.EXTERNAL,), ("b@example.org",), receipt=Receipt(250, "2.0.0 Ok")),
-    ))
+    outcome = Outcome(
+        "Q2",
+        verdict,
+        (
+            Delivery(
+                Action.ALLOW, (Audience.INTERNAL,), ("a@example.com",), receipt=Receipt(250, "2.0.0 Ok")
+            ),
+            Delivery(
+                Action.REDACT, (Audience.EXTERNAL,), ("b@example.org",), receipt=Receipt(250, "2.0.0 Ok")
+            ),
+        ),
+    )
     reply = reply_for_outcome(outcome)
-    assert reply.startswith("250 2.0.0 Relayed to 1 internal recipient as written; 1 external recipient with "
-                            "sensitive values masked")
+    assert reply.startswith(
+        "250 2.0.0 Relayed to 1 internal recipient as written; 1 external recipient with "
+        "sensitive values masked"
+    )

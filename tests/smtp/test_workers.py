@@ -56,7 +56,9 @@ def _listeners(pid: int, port: int) -> list[int]:
     return owners
 
 
-async def _until_listeners(pid: int, port: int, n: int, exclude: set[int] = frozenset(), timeout: float = 40) -> list[int]:  # type: ignore[assignment]
+async def _until_listeners(
+    pid: int, port: int, n: int, exclude: set[int] = frozenset(), timeout: float = 40
+) -> list[int]:  # type: ignore[assignment]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
@@ -79,7 +81,7 @@ async def test_two_workers_share_the_port_and_are_supervised(tmp_path: Path, sin
     port = free_port()
     config = tmp_path / "guard.toml"
     config.write_text(f"""
-data_dir = "{tmp_path / 'var'}"
+data_dir = "{tmp_path / "var"}"
 [org]
 internal_domains = ["example.com"]
 [smtp]
@@ -88,15 +90,24 @@ upstream = "{sink.url}"
 [http]
 enabled = false
 [store]
-url = "sqlite:///{tmp_path / 'var' / 'guard.db'}"
+url = "sqlite:///{tmp_path / "var" / "guard.db"}"
 [rules]
 hash_key = "test-hash-key"
 """)
     log_file = tmp_path / "guard.log"
     with log_file.open("wb") as log_fh:  # a file, not a pipe: a full pipe would block the workers
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "guard", "serve", "--workers", "2", "--config", str(config),
-            cwd=REPO, stdout=asyncio.subprocess.DEVNULL, stderr=log_fh,
+            sys.executable,
+            "-m",
+            "guard",
+            "serve",
+            "--workers",
+            "2",
+            "--config",
+            str(config),
+            cwd=REPO,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log_fh,
         )
     try:
         first = await _until_listeners(proc.pid, port, 2)
