@@ -4,6 +4,10 @@ Operators often publish the main listener (chat hooks, review UI) through an Ing
 metrics reachable only by Prometheus. When `http.metrics_listen` is set, the main app drops
 `/metrics` and this small app serves it (plus `/healthz`, handy for a sidecar check), even
 when the main HTTP listener is disabled.
+
+Under `guard serve --workers N` every worker has its own registry, and the shared (reuse_port)
+main listener would hand a scrape to any one of them. So worker i binds the metrics port
+plus i (9125, 9126, …): each worker is a scrape target of its own and no worker fails to bind.
 """
 
 from __future__ import annotations
@@ -28,7 +32,11 @@ async def start_metrics_listener(services: Services) -> tuple[web.AppRunner, int
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, port = split_listen(services.settings.http.metrics_listen)
+    worker = services.extras.get("worker")
+    if worker is not None and port:
+        port += int(worker)
     site = web.TCPSite(runner, host, port)
     await site.start()
-    bound = runner.addresses[0][1] if runner.addresses else port
-    return runner, int(bound)
+    bound = int(runner.addresses[0][1] if runner.addresses else port)
+    services.log.info("metrics listening", extra={"event": "metrics_listen", "port": bound, "worker": worker})
+    return runner, bound

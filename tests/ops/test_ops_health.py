@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -144,3 +145,67 @@ async def test_image_healthcheck_against_a_real_guard(start_guard: Start) -> Non
     )
     _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()
+
+
+def adjacent_free_ports() -> int:
+    """A port p with p and p+1 both free (bounded tries)."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            base = a.getsockname()[1]
+            if base >= 65535:
+                continue
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", base + 1))
+                except OSError:
+                    continue
+                return int(base)
+    raise RuntimeError("no two adjacent free ports")
+
+
+@pytest.mark.slow
+async def test_each_worker_serves_its_own_metrics(tmp_path: Any) -> None:
+    """`guard serve --workers 2` with http.metrics_listen: worker i scrapes on port + i, so
+    every worker's registry is reachable and no worker crash-loops on an occupied port."""
+    base = adjacent_free_ports()
+    config = tmp_path / "guard.toml"
+    config.write_text(f"""
+data_dir = "{tmp_path / 'var'}"
+[smtp]
+listen = "127.0.0.1:0"
+[http]
+listen = "127.0.0.1:0"
+metrics_listen = "127.0.0.1:{base}"
+[store]
+url = "sqlite:///{tmp_path / 'var' / 'guard.db'}"
+[rules]
+hash_key = "workers-test"
+""")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GUARD_")}
+    log = tmp_path / "guard.log"
+    with log.open("wb") as err:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "guard", "serve", "--workers", "2", "--config", str(config),
+            env=env, stdout=asyncio.subprocess.DEVNULL, stderr=err,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        bodies: dict[int, str] = {}
+        while len(bodies) < 2 and time.monotonic() < deadline and proc.returncode is None:
+            for port in (base, base + 1):
+                with contextlib.suppress(aiohttp.ClientError):
+                    status, text = await get(port, "/metrics")
+                    if status == 200:
+                        bodies[port] = text
+            await asyncio.sleep(0.2)
+        assert sorted(bodies) == [base, base + 1], log.read_text()[-3000:]
+        assert all("guard_build_info" in text for text in bodies.values())
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.wait(), 90)
+    text = log.read_text()
+    assert '"worker_exit"' not in text and "Address already in use" not in text, text[-3000:]
