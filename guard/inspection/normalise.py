@@ -18,14 +18,27 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-# Characters that change: every non-ASCII character, and HTML character references.
-_SPECIAL = re.compile(r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)|[^\x00-\x7f]+")
+# What changes: every non-ASCII character, HTML character references, and HTML tags and
+# comments (so "41<b>11</b>" reads "4111"; block tags read as line breaks).
+_SPECIAL = re.compile(
+    r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)"
+    r"|<!--[^>]{0,2000}?-->|</?[A-Za-z][A-Za-z0-9]{0,15}(?:\s[^<>]{0,500})?/?>"
+    r"|[^\x00-\x7f]+"
+)
+_BLOCK_TAG = re.compile(r"</?(?:p|div|br|tr|li|ul|ol|table|h[1-6]|blockquote|pre|hr|dd|dt|section|article)\b", re.I)
+_CELL_TAG = re.compile(r"</?t[dh]\b", re.I)
 
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe58\ufe63\uff0d"), "-")
 _SPACES = {
     0x00A0: " ", 0x1680: " ", 0x2000: " ", 0x2001: " ", 0x2002: " ", 0x2003: " ", 0x2004: " ", 0x2005: " ",
     0x2006: " ", 0x2007: " ", 0x2008: " ", 0x2009: " ", 0x200A: " ", 0x202F: " ", 0x205F: " ", 0x3000: " ",
     0x2028: "\n", 0x2029: "\n", 0x0085: "\n",
+}
+# Cyrillic and Greek capitals that look like Latin ones, as used to hide an IBAN's country code.
+_CONFUSABLE_LETTERS = {
+    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T",
+    "Х": "X", "Ѕ": "S", "І": "I", "Ј": "J", "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I",
+    "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
 }
 _DOTS = {0x00B7: ".", 0x2022: ".", 0x2027: ".", 0x30FB: ".", 0xFF0E: ".", 0x2024: ".", 0x2219: ".", 0x22C5: "."}
 
@@ -40,6 +53,8 @@ def _normalise_char(ch: str) -> str:
         return "-"
     if code in _DOTS:
         return "."
+    if ch in _CONFUSABLE_LETTERS:
+        return _CONFUSABLE_LETTERS[ch]
     category = unicodedata.category(ch)
     if category == "Cf" or ch == "\u00ad" or category == "Mn" and code in range(0xFE00, 0xFE10):
         return ""  # zero-width, bidi controls, soft hyphen, variation selectors
@@ -74,6 +89,10 @@ def _ascii_replacement(piece: str) -> str:
 
 
 def _replacement(piece: str) -> str:
+    if piece[0] == "<":
+        if _BLOCK_TAG.match(piece):
+            return "\n"
+        return "\t" if _CELL_TAG.match(piece) else ""
     if piece[0] == "&":
         decoded = html.unescape(piece)
         if decoded == piece:
@@ -173,13 +192,13 @@ def _build(text: str, pieces: list[tuple[int, int, str]]) -> Normalised:
 
 def _unicode_stage(text: str) -> Normalised:
     """Entities, invisible characters, Unicode digits, compatibility forms."""
-    if text.isascii() and "&" not in text:
+    if text.isascii() and "&" not in text and "<" not in text:
         return Normalised(text, text)
     pieces: list[tuple[int, int, str]] = []
     for m in _SPECIAL.finditer(text):
         s, e = m.span()
         piece = m.group()
-        if piece[0] == "&":
+        if piece[0] in "&<":
             rep = _replacement(piece)
             if rep != piece:
                 pieces.append((s, e, rep))

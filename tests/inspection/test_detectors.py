@@ -21,6 +21,9 @@ POSITIVES = [
     ("CREDIT_CARD", "card 4lll 1111 1111 1111 ok", "4lll 1111 1111 1111"),
     ("CREDIT_CARD", "card ٤١١١ ١١١١ ١١١١ ١١١١ ok", "٤١١١ ١١١١ ١١١١ ١١١١"),
     ("CREDIT_CARD", "card 4111111111111111 1234 (cvv)", "4111111111111111"),
+    ("CREDIT_CARD", "card 4111<b>1111</b><!-- x -->1111<span>1111</span> ok", None),
+    ("CREDIT_CARD", "card 4111*1111*1111*1111", "4111*1111*1111*1111"),
+    ("CREDIT_CARD", "card ①④ 4111 1111 1111 1111", "4111 1111 1111 1111"),
     # SSNs
     ("US_SSN", "SSN: 591-68-1251", "591-68-1251"),
     ("US_SSN", "social security number 591 68 1251", "591 68 1251"),
@@ -32,6 +35,11 @@ POSITIVES = [
     ("IBAN", "IBAN: de89 3704 0044 0532 0130 00", "de89 3704 0044 0532 0130 00"),
     ("IBAN", "to GB09NTQI43391174658596 please", "GB09NTQI43391174658596"),
     ("IBAN", "IBAN IT60 X054 2811 1010 0000 0123 456 ok", "IT60 X054 2811 1010 0000 0123 456"),
+    ("IBAN", "IBAN DЕ89 3704 0044 0532 0130 00", "DЕ89 3704 0044 0532 0130 00"),  # Cyrillic Е
+    ("US_SSN", "S.S.N. 591-68-1251", "591-68-1251"),
+    ("US_SSN", "<p>SSN</p><p>591-68-1251</p>", "591-68-1251"),
+    ("EMAIL", "mail anna [at] example [dot] com please", "anna [at] example [dot] com"),
+    ("ADDRESS", "P.O. Box 1234, Springfield, IL 62704", None),
     ("ABA_ROUTING", "routing number 021000021", "021000021"),
     ("US_BANK_ACCOUNT", "checking account 969411151095 (routing 329458074)", "969411151095"),
     # identity
@@ -90,6 +98,8 @@ NEGATIVES = [
     ("API_KEY", "Please reset your password: https://example.com/reset"),
     ("API_KEY", "Your password is reset"),
     ("PHONE", "version 19.9.7 released"),
+    ("EMAIL", "meet at noon, the dot is green"),
+    ("CREDIT_CARD", "if x < 4111 and y > 1111 then 1111 1111"),
     ("PERSON", "Kind regards,\nDeveloper Support"),
     ("PERSON", "Harbor & Pine Bank Customer Care"),
 ]
