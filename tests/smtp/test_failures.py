@@ -200,3 +200,17 @@ async def test_no_upstream_delivers_to_the_local_maildir(start_guard: GuardFacto
     data = name.read_bytes()
     assert data.startswith(b"Return-Path: <alice@example.com>\r\nEnvelope-To: bob@partner.net\r\nReceived: ")
     assert data.endswith(RAW)
+
+
+async def test_empty_and_odd_messages_get_a_definite_reply(start_guard: GuardFactory, sink: SmtpSink) -> None:
+    guard = await start_guard()
+    odd = [
+        b"",  # DATA with nothing before the final dot
+        b"no headers at all, just text\r\n",
+        b"Subject: nul\x00byte and bare\nLF inside\r\n\r\nbody\r\n",
+        b"Subject: \xff\xfe raw 8-bit header\r\n\r\n\x80\x81 body\r\n",
+    ]
+    for raw in odd:
+        sent = await send(guard.port, raw)
+        assert sent.code in (250, 451), (raw, sent.text)
+    assert all(m.content.startswith(b"Received: ") for m in sink.messages)
