@@ -27,7 +27,6 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -334,9 +333,16 @@ def measure(
     )
 
 
+def _median_cell(cells: list[Cell]) -> Cell:
+    """The round with the median throughput (its own latencies, so the figures belong together)."""
+    ordered = sorted(cells, key=lambda c: c.msgs_per_s)
+    return ordered[len(ordered) // 2]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--duration", type=float, default=4.0, help="seconds per cell (after 0.5 s warm-up)")
+    ap.add_argument("--duration", type=float, default=3.0, help="seconds per cell (after 0.5 s warm-up)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median round is reported")
     ap.add_argument("--sizes", default="10,100", help="message sizes in KB")
     ap.add_argument("--conns", default="1,8,32", help="concurrent connections")
     ap.add_argument("--systems", default="bare,guard,guard-w2,postfix")
@@ -356,74 +362,79 @@ def main() -> int:
     sink.start()
     wait_port(sink_port)
     messages = {kb: make_message(kb) for kb in sizes}
-    cells: list[Cell] = []
     work = Path(tempfile.mkdtemp(prefix="bench-smtp-"))
     work.chmod(0o755)
+    ports: dict[str, int] = {}
+    handles: list[Any] = []
+    postfix: Postfix | None = None
+    runs: dict[tuple[str, int, int], list[Cell]] = {}
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
     try:
-        for system in systems:
-            port = free_port()
-            handle: Any = None
-            postfix: Postfix | None = None
+        for system in systems:  # all systems run side by side; only the measured one gets traffic
+            port = ports[system] = free_port()
             if system == "bare":
-                handle = ctx.Process(
+                proc = ctx.Process(
                     target=_bare_main, args=(port, f"smtp://127.0.0.1:{sink_port}"), daemon=True
                 )
-                handle.start()
+                proc.start()
+                handles.append(proc)
                 wait_port(port)
             elif system.startswith("guard"):
-                workers = 2 if system == "guard-w2" else 1
-                handle, _log = start_guard(work, port, sink_port, workers)
+                handles.append(start_guard(work, port, sink_port, 2 if system == "guard-w2" else 1)[0])
             elif system == "postfix":
                 postfix = Postfix(work / "pf", port, sink_port)
                 postfix.start()
                 wait_port(port)
-            try:
-                for kb in sizes:
-                    for c in conns_list:
-                        cell = measure(system, port, messages[kb], kb, c, args.duration, counter)
-                        cells.append(cell)
+        for r in range(args.rounds):
+            for kb in sizes:
+                for c in conns_list:
+                    for system in systems:
+                        cell = measure(system, ports[system], messages[kb], kb, c, args.duration, counter)
+                        runs.setdefault((system, kb, c), []).append(cell)
                         print(
-                            f"{system:9} {kb:>4} KB x{c:<3} {cell.msgs_per_s:>8.1f} msgs/s"
+                            f"round {r + 1} {system:9} {kb:>4} KB x{c:<3} {cell.msgs_per_s:>8.1f} msgs/s"
                             f"  p50 {cell.p50_ms:>7.2f} ms  p99 {cell.p99_ms:>8.2f} ms"
                             f"  e2e {cell.e2e_per_s:>8.1f}/s  errors {cell.errors}",
                             flush=True,
                         )
-            finally:
-                if postfix is not None:
-                    postfix.stop()
-                elif handle is not None:
-                    stop(handle)
     finally:
+        if postfix is not None:
+            postfix.stop()
+        for handle in handles:
+            stop(handle)
         sink.terminate()
         shutil.rmtree(work, ignore_errors=True)
 
-    print()
-    print(
-        "size  conns | guard msgs/s  bare msgs/s  guard/bare | p50 guard  p50 bare  added | postfix msgs/s"
-        "  guard/postfix | guard-w2 msgs/s  w2/w1"
-    )
+    cells = [_median_cell(v) for v in runs.values()]
     by = {(c.system, c.size_kb, c.conns): c for c in cells}
+    print(
+        f"\nmedian of {args.rounds} interleaved rounds, {args.duration:.0f} s each; "
+        f"load average after: {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        "size conns | guard msgs/s p50 ms p99 ms | bare msgs/s p50 ms | guard/bare +p50 ms"
+        " | postfix msgs/s p50 ms e2e/s | guard/postfix | w2 msgs/s w2/w1"
+    )
     for kb in sizes:
         for c in conns_list:
             g, b = by.get(("guard", kb, c)), by.get(("bare", kb, c))
             pf, w2 = by.get(("postfix", kb, c)), by.get(("guard-w2", kb, c))
-            ratio = f"{g.msgs_per_s / b.msgs_per_s:.2f}" if g and b and b.msgs_per_s else "-"
-            added = f"{g.p50_ms - b.p50_ms:+.2f}" if g and b else "-"
-            pf_rate = f"{pf.msgs_per_s:.1f}" if pf else "-"
-            pf_ratio = f"{g.msgs_per_s / pf.msgs_per_s:.2f}" if g and pf and pf.msgs_per_s else "-"
-            w2_rate = f"{w2.msgs_per_s:.1f}" if w2 else "-"
-            w2_ratio = f"{w2.msgs_per_s / g.msgs_per_s:.2f}" if g and w2 and g.msgs_per_s else "-"
+
+            def fmt(cell: Cell | None, *fields: str) -> str:
+                return " ".join(f"{getattr(cell, f):>8.1f}" if cell else f"{'-':>8}" for f in fields)
+
+            ratio = f"{g.msgs_per_s / b.msgs_per_s:>5.2f}" if g and b and b.msgs_per_s else "    -"
+            added = f"{g.p50_ms - b.p50_ms:>+7.2f}" if g and b else "      -"
+            pf_ratio = f"{g.msgs_per_s / pf.msgs_per_s:>5.2f}" if g and pf and pf.msgs_per_s else "    -"
+            w2_ratio = f"{w2.msgs_per_s / g.msgs_per_s:>5.2f}" if g and w2 and g.msgs_per_s else "    -"
             print(
-                f"{kb:>3} KB {c:>4}  | {g.msgs_per_s if g else 0:>12.1f} {b.msgs_per_s if b else 0:>12.1f} "
-                f"{ratio:>10} | {g.p50_ms if g else 0:>9.2f} {b.p50_ms if b else 0:>9.2f} {added:>6} | "
-                f"{pf_rate:>14} {pf_ratio:>14} | {w2_rate:>15} {w2_ratio:>6}"
+                f"{kb:>3}K {c:>4} | {fmt(g, 'msgs_per_s', 'p50_ms', 'p99_ms')} |"
+                f" {fmt(b, 'msgs_per_s', 'p50_ms')} |"
+                f" {ratio} {added} | {fmt(pf, 'msgs_per_s', 'p50_ms', 'e2e_per_s')} | {pf_ratio} |"
+                f" {fmt(w2, 'msgs_per_s')} {w2_ratio}"
             )
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(c) for c in cells], indent=2))
-    print(
-        f"\n{os.cpu_count()} CPUs; statistics: p50/p99 over every transaction of the cell "
-        f"(median of all {statistics.median([c.sent for c in cells]) if cells else 0:.0f} sent per cell)"
-    )
     return 0
 
 
