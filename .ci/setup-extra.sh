@@ -10,3 +10,5 @@ apt-get install -y --no-install-recommends postfix
 apt-get install -y --no-install-recommends libsasl2-modules   # Postfix SASL client: PLAIN/LOGIN
 apt-get install -y --no-install-recommends swaks
 apt-get install -y --no-install-recommends libnet-ssleay-perl   # swaks --tls
+apt-get install -y --no-install-recommends chromium   # tests/e2e: Playwright drives Debian's Chromium
+apt-get install -y --no-install-recommends postgresql   # tests/store: server binaries; each test run starts its own cluster

@@ -7,6 +7,7 @@
     POST /api/v1/quarantine/{id}/approve     reviewer  (four-eyes)
     POST /api/v1/quarantine/{id}/notes       reviewer  {"note"}
     GET  /api/v1/audit/verify                admin
+    GET  /api/v1/openapi-quarantine.yaml     (no token) this API's OpenAPI document
 
 Tokens with the `agent` role (for /api/v1/check) get 403 here. No cookies, so no CSRF.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -68,33 +70,69 @@ def authorised(role: str) -> Callable[[ApiHandler], Callable[[web.Request], Awai
     return wrap
 
 
+def _bad(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": "bad_request", "message": message}),
+                              content_type="application/json")
+
+
 async def _body(request: web.Request) -> dict[str, Any]:
+    """The JSON object body (empty when there is none); anything else is a 400."""
     if not request.can_read_body:
         return {}
+    raw = await request.read()
+    if not raw.strip():
+        return {}
     try:
-        data = await request.json()
+        data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "bad_request", "message": "body must be JSON"}), content_type="application/json"
-        ) from None
-    return data if isinstance(data, dict) else {}
+        raise _bad("body must be JSON") from None
+    if not isinstance(data, dict):
+        raise _bad("body must be a JSON object")
+    return data
 
 
-def _int(value: str | None, default: int, lo: int, hi: int) -> int:
-    try:
-        return max(lo, min(hi, int(value))) if value is not None else default
-    except ValueError:
+def _text(body: dict[str, Any], key: str, limit: int, *, required: bool = False) -> str:
+    if key not in body and not required:
+        return ""
+    value = body.get(key)
+    if not isinstance(value, str) or len(value) > limit or (required and not value.strip()):
+        raise _bad(f"{key} must be a{' non-empty' if required else ''} string of at most {limit} characters")
+    return value.strip()
+
+
+def _flag(body: dict[str, Any], key: str) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):  # null too: the schema says boolean
+        raise _bad(f"{key} must be true or false")
+    return value
+
+
+def _int(value: str | None, default: int, lo: int, hi: int, name: str) -> int:
+    if value is None:
         return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise _bad(f"{name} must be an integer") from None
+    if not lo <= number <= hi:
+        raise _bad(f"{name} must be between {lo} and {hi}")
+    return number
 
 
 @authorised("viewer")
 async def list_items(request: web.Request, actor: Actor, svc: ReviewService) -> web.StreamResponse:
     q = request.query
-    status = q.get("status") or None
+    status = q.get("status")
     if status is not None and status not in {s.value for s in Status}:
         return json_error(400, "bad_request", f"status must be one of {[s.value for s in Status]}")
-    limit, offset = _int(q.get("limit"), 50, 1, 500), _int(q.get("offset"), 0, 0, 10**9)
-    kwargs = {"status": status, "channel": q.get("channel") or None, "type": q.get("type") or None}
+    channel = q.get("channel")
+    if channel is not None and channel not in {"smtp", "chat", "api"}:
+        return json_error(400, "bad_request", "channel must be smtp, chat or api")
+    etype = q.get("type")
+    if etype is not None and len(etype) > 40:
+        return json_error(400, "bad_request", "type must be at most 40 characters")
+    limit, offset = _int(q.get("limit"), 50, 1, 500, "limit"), _int(q.get("offset"), 0, 0, 10**9, "offset")
+    kwargs = {"status": status or None, "channel": channel or None, "type": etype or None}
     items = await svc.store.list(**kwargs, limit=limit, offset=offset)
     total = await svc.store.count(**kwargs)
     return web.json_response({"items": [s.as_dict() for s in items], "total": total, "limit": limit,
@@ -110,7 +148,7 @@ async def show_item(request: web.Request, actor: Actor, svc: ReviewService) -> w
 @authorised("reviewer")
 async def release_item(request: web.Request, actor: Actor, svc: ReviewService) -> web.StreamResponse:
     body = await _body(request)
-    outcome = await svc.release(request.match_info["id"], actor, str(body.get("reason", ""))[:2000])
+    outcome = await svc.release(request.match_info["id"], actor, _text(body, "reason", 2000))
     if outcome.delivered:
         return web.json_response({"id": outcome.summary.id, "status": outcome.summary.status.value})
     body = {"error": "release_failed", "message": "the upstream did not take the message; it can be released again",
@@ -122,8 +160,7 @@ async def release_item(request: web.Request, actor: Actor, svc: ReviewService) -
 async def reject_item(request: web.Request, actor: Actor, svc: ReviewService) -> web.StreamResponse:
     body = await _body(request)
     item_id = request.match_info["id"].upper()
-    sent = await svc.reject(item_id, actor, str(body.get("reason", ""))[:2000],
-                            notify=bool(body.get("notify_sender", False)))
+    sent = await svc.reject(item_id, actor, _text(body, "reason", 2000), notify=_flag(body, "notify_sender"))
     return web.json_response({"id": item_id, "status": Status.REJECTED.value, "sender_notified": sent})
 
 
@@ -136,10 +173,7 @@ async def approve_item(request: web.Request, actor: Actor, svc: ReviewService) -
 @authorised("reviewer")
 async def add_note(request: web.Request, actor: Actor, svc: ReviewService) -> web.StreamResponse:
     body = await _body(request)
-    text = str(body.get("note", "")).strip()
-    if not text:
-        return json_error(400, "bad_request", "note must not be empty")
-    await svc.note(request.match_info["id"], actor, text[:4000])
+    await svc.note(request.match_info["id"], actor, _text(body, "note", 4000, required=True))
     return web.json_response({"id": request.match_info["id"].upper(), "noted": True}, status=201)
 
 
@@ -151,9 +185,17 @@ async def audit_verify(request: web.Request, actor: Actor, svc: ReviewService) -
                              status=200 if report.ok else 409)
 
 
+SPEC = Path(__file__).resolve().parent.parent / "openapi-quarantine.yaml"
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(body=SPEC.read_bytes(), content_type="application/yaml")
+
+
 def setup(app: web.Application, services: Services) -> None:
     """Add the quarantine and audit API routes (called by guard.http.app.build_http_app)."""
     app[API_SERVICE_KEY] = service_for(services)
+    app.router.add_get("/api/v1/openapi-quarantine.yaml", openapi)
     app.router.add_get(BASE, list_items)
     app.router.add_get(BASE + "/{id}", show_item)
     app.router.add_post(BASE + "/{id}/release", release_item)

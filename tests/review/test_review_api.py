@@ -46,8 +46,9 @@ async def test_listing_and_viewer_detail_hold_no_values(make_guard) -> None:
         assert detail["revealed"] is True and CARD in detail["segments"][1]["text"]
         mark = detail["segments"][1]["marks"][0]
         assert detail["segments"][1]["text"][mark["start"]:mark["end"]] == CARD
-        async with s.get(g.base + "/api/v1/quarantine?status=bogus", headers=bearer("viewer")) as r:
-            assert r.status == 400
+        for query in ("status=bogus", "limit=0", "limit=x", "channel=fax"):
+            async with s.get(g.base + f"/api/v1/quarantine?{query}", headers=bearer("viewer")) as r:
+                assert r.status == 400, query
         async with s.get(g.base + "/api/v1/quarantine/Q-00000000", headers=bearer("viewer")) as r:
             assert r.status == 404
 
@@ -94,8 +95,9 @@ async def test_reject_approve_and_notes(make_guard) -> None:
             assert r.status == 400
         async with s.post(base + "/approve", headers=bearer("reviewer")) as r:
             assert r.status == 200 and (await r.json())["approvals"] == ["api:reviewer-bot"]
-        async with s.post(base + "/reject", data=b"not json", headers=bearer("reviewer")) as r:
-            assert r.status == 400
+        for bad in (b"not json", b"[]", b'{"reason": null}', b'{"notify_sender": "yes"}'):
+            async with s.post(base + "/reject", data=bad, headers=bearer("reviewer")) as r:
+                assert r.status == 400, bad
         async with s.post(base + "/reject", json={"reason": "policy"}, headers=bearer("reviewer")) as r:
             assert r.status == 200 and (await r.json())["status"] == "rejected"
         async with s.post(base + "/release", headers=bearer("admin")) as r:
