@@ -1,14 +1,20 @@
 """Test helpers for the guard's users and its own tests: a real SMTP sink and message builders.
 
-A rule author checks a new detector end to end in a few lines::
+A rule author checks a new detector end to end in a few lines (pytest-asyncio)::
 
+    import aiosmtplib
+    from guard.app import GuardServer, build_services
     from guard.testing import SmtpSink, build_message
 
-    async def test_my_rule(guard_smtp_port):
+    async def test_card_is_held(make_settings):
         async with SmtpSink() as sink:                  # aiosmtpd on 127.0.0.1, port 0
-            ...point smtp.upstream at sink.url, send build_message(...) through the guard...
-            [msg] = await sink.wait_for(1)
-            assert b"4111" not in msg.content
+            guard = GuardServer(build_services(make_settings(smtp={"upstream": sink.url})))
+            await guard.start()
+            msg = build_message(to="bob@customer.net", body="card 4111 1111 1111 1111")
+            await aiosmtplib.send(msg, sender="alice@example.com", recipients=["bob@customer.net"],
+                                  hostname="127.0.0.1", port=guard.smtp_port)
+            assert sink.messages == []                  # held for review, not relayed
+            await guard.stop()
 
 The sink is a real SMTP server (aiosmtpd in the running event loop, SMTPUTF8 on) that
 records every envelope. It can be told to answer with a failure (`fail_with`), to be slow

@@ -95,3 +95,24 @@ async def test_sink_records_what_a_plain_smtplib_client_sends() -> None:
         assert msg.header("Subject") == "five lines"
         assert msg.content == raw
         assert not any(ch.isdigit() for ch in filler_text(300))
+
+
+async def test_the_rule_author_example_in_guard_testing_works(make_settings) -> None:  # type: ignore[no-untyped-def]
+    """The example in guard/testing.py's docstring, verbatim."""
+    import aiosmtplib
+
+    from guard.app import GuardServer, build_services
+
+    async with SmtpSink() as sink:  # aiosmtpd on 127.0.0.1, port 0
+        guard = GuardServer(build_services(make_settings(smtp={"upstream": sink.url})))
+        await guard.start()
+        msg = build_message(to="bob@customer.net", body="card 4111 1111 1111 1111")
+        await aiosmtplib.send(
+            msg,
+            sender="alice@example.com",
+            recipients=["bob@customer.net"],
+            hostname="127.0.0.1",
+            port=guard.smtp_port,
+        )
+        assert sink.messages == []  # held for review, not relayed
+        await guard.stop()
