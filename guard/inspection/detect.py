@@ -43,6 +43,7 @@ def _words_regex(words: list[str]) -> re.Pattern[str] | None:
 
 _UNANCHORED = re2._Anchor.UNANCHORED
 _PREFILTER_MAX = 64 * 1024
+_PREFILTER_OVERLAP = 4 * 1024
 
 
 class CompiledDetector:
@@ -258,20 +259,37 @@ class DetectionEngine:
     def __len__(self) -> int:
         return len(self.detectors)
 
+    def _matching_patterns(self, btext: bytes) -> dict[int, set[int]] | None:
+        """Which patterns match anywhere, from the RE2 set, in overlapping chunks.
+
+        The set's DFA may give up on a very long input and then reports "no match", so it only
+        ever sees chunks of at most _PREFILTER_MAX bytes; chunks overlap by _PREFILTER_OVERLAP so
+        that no match shorter than that is cut in two. Longer matches (a PEM block) have literal
+        anchors that the per-chunk set still sees. None means: run every pattern.
+        """
+        if self._set is None:
+            return None
+        wanted: dict[int, set[int]] = {}
+        n = len(btext)
+        step = _PREFILTER_MAX - _PREFILTER_OVERLAP
+        start = 0
+        while True:
+            chunk = btext if n <= _PREFILTER_MAX else btext[start:start + _PREFILTER_MAX]
+            for k in self._set.Match(chunk) or ():
+                di, pi = self._index[k]
+                wanted.setdefault(di, set()).add(pi)
+            start += step
+            if n <= _PREFILTER_MAX or start >= n - _PREFILTER_OVERLAP:
+                break
+        return wanted
+
     def find(self, text: str) -> list[Candidate]:
         low = text.lower()
         if len(low) != len(text):  # a few characters change length when lowered; keep offsets exact
             low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
         btext = text.encode("ascii", "replace")
         tables = TableContext(text)
-        wanted: dict[int, set[int]] | None = None
-        # The set's DFA can give up on very long inputs and would then report "no match";
-        # only small texts (where per-pattern overhead dominates anyway) use it.
-        if self._set is not None and len(btext) <= _PREFILTER_MAX:
-            wanted = {}
-            for k in self._set.Match(btext) or ():
-                di, pi = self._index[k]
-                wanted.setdefault(di, set()).add(pi)
+        wanted = self._matching_patterns(btext)
         found: list[Candidate] = []
         for di, cd in enumerate(self.detectors):
             if cd.custom is not None:

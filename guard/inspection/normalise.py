@@ -18,6 +18,10 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import re2
+
+_UNANCHORED = re2._Anchor.UNANCHORED
+
 # What changes: every non-ASCII character, HTML character references, and HTML tags and
 # comments (so "41<b>11</b>" reads "4111"; block tags read as line breaks).
 _SPECIAL = re.compile(
@@ -73,10 +77,12 @@ _WORD_DIGITS = {
 }
 _DIGIT_WORD = r"(?:zero|one|two|three|four|five|six|seven|eight|nine|oh)"
 # Disguises made of ASCII: a run of four or more spelled-out digits ("five nine one six"), and
-# digit look-alikes inside a token that is otherwise digits ("4lll 1O11").
-_ASCII_DISGUISE = re.compile(
+# digit look-alikes in a token that is otherwise digits ("4lll", "1O11"). RE2 (linear, fast on
+# megabytes); the token pattern needs no lookaround because every character of a matching token
+# is in the class and \b ends it.
+_ASCII_DISGUISE = re2.compile(
     rf"(?i:\b{_DIGIT_WORD}(?:[ \t,-]{{1,3}}{_DIGIT_WORD}){{3,}}\b)"
-    r"|(?<![A-Za-z0-9])(?=[0-9OolI]*[0-9])(?=[0-9OolI]*[OolI])[0-9OolI]{2,}(?![A-Za-z0-9])"
+    r"|\b[0-9OolI]*(?:[0-9][0-9OolI]*[OolI]|[OolI][0-9OolI]*[0-9])[0-9OolI]*\b"
 )
 _LOOKALIKE_DIGITS = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1"})
 
@@ -210,9 +216,25 @@ def _unicode_stage(text: str) -> Normalised:
     return _build(text, pieces)
 
 
-def _ascii_stage(text: str) -> Normalised:
+def _ascii_disguises(text: str) -> list[tuple[int, int]]:
+    """Spans of ASCII disguises; non-ASCII characters are masked so offsets stay character offsets."""
+    data = text.encode("ascii", "replace")
+    spans = []
+    pos = 0
+    end = len(data)
+    while pos < end:
+        m_start, m_end = _ASCII_DISGUISE._regexp.Match(_UNANCHORED, data, pos, end)[0]
+        if m_start < 0:
+            break
+        if m_end > m_start:
+            spans.append((m_start, m_end))
+        pos = max(m_end, m_start + 1)
+    return spans
+
+
+def _ascii_stage(text: str, spans: list[tuple[int, int]]) -> Normalised:
     """Spelled-out digits and digit look-alikes, once invisible characters are gone."""
-    pieces = [(m.start(), m.end(), _ascii_replacement(m.group())) for m in _ASCII_DISGUISE.finditer(text)]
+    pieces = [(s, e, _ascii_replacement(text[s:e])) for s, e in spans]
     return _build(text, [p for p in pieces if p[2] != text[p[0]:p[1]]])
 
 
@@ -227,9 +249,10 @@ def ascii_variant(first: Normalised) -> Normalised | _Composed | None:
     It is a separate reading, not a replacement: an Italian IBAN's letter O must stay a letter,
     so detection runs on both and keeps what the second finds in addition.
     """
-    if _ASCII_DISGUISE.search(first.text) is None:
+    spans = _ascii_disguises(first.text)
+    if not spans:
         return None
-    second = _ascii_stage(first.text)
+    second = _ascii_stage(first.text, spans)
     if second.identity:
         return None
     if first.identity:

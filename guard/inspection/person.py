@@ -12,6 +12,8 @@ import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
+
+import re2
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,6 +24,33 @@ _UP = "A-ZÀ-ÖØ-Þ"
 _LO = "a-zß-öø-ÿ"
 _TOKEN = rf"(?:[{_UP}][{_LO}]+(?:[{_UP}][{_LO}]+)?(?:[-'][{_UP}]?[{_LO}]+)?)"
 _RUN = re.compile(rf"(?<![\w@.]){_TOKEN}(?: (?:[A-Z]\. )?{_TOKEN}){{1,3}}(?![\w@])")
+# The same runs for ASCII text, with RE2 (several times faster on long texts); the
+# lookarounds above become explicit checks of the characters around each match.
+_ASCII_TOKEN = r"(?:[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:[-'][A-Z]?[a-z]+)?)"
+_ASCII_RUN = re2.compile(rf"{_ASCII_TOKEN}(?: (?:[A-Z]\. )?{_ASCII_TOKEN}){{1,3}}")
+_UNANCHORED = re2._Anchor.UNANCHORED
+
+
+def _runs(text: str) -> Iterator[tuple[int, int]]:
+    """Spans of capitalised word runs that stand alone (not inside an address or identifier)."""
+    if not text.isascii():
+        for m in _RUN.finditer(text):
+            yield m.span()
+        return
+    data = text.encode("ascii")
+    match = _ASCII_RUN._regexp.Match
+    pos, end = 0, len(data)
+    while pos < end:
+        s, e = match(_UNANCHORED, data, pos, end)[0]
+        if s < 0:
+            break
+        before = text[s - 1] if s else " "
+        after = text[e] if e < end else " "
+        if before.isalnum() or before in "_@." or after.isalnum() or after in "_@":
+            pos = s + 1
+            continue
+        yield s, e
+        pos = e
 
 _GREETING_WORDS = frozenset(
     "dear hi hello hey morning afternoon evening thanks attn attention customer client traveller traveler "
@@ -102,10 +131,10 @@ def person_candidates(cd: CompiledDetector, text: str, low: str, tables: TableCo
 
     first_names, last_names = _names()
     det = cd.det
-    for m in _RUN.finditer(text):
+    for run_start, run_end in _runs(text):
         tokens: list[tuple[int, int]] = []
-        pos = m.start()
-        for part in m.group().split(" "):
+        pos = run_start
+        for part in text[run_start:run_end].split(" "):
             tokens.append((pos, pos + len(part)))
             pos += len(part) + 1
         while tokens and text[tokens[0][0]:tokens[0][1]].lower().rstrip(".") in _LEADING:

@@ -9,6 +9,7 @@ import os
 import re
 import secrets
 import time
+from bisect import bisect_right
 from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
@@ -55,6 +56,7 @@ def _compact(entity_type: str, value: str) -> str:
     return _NON_ALNUM.sub("", value).upper()
 
 
+_VARIANT_WINDOW = 300  # characters of context kept around a spelled-out or look-alike number
 _WARM_UP = "Dear Jane Doe,\ncard 4111 1111 1111 1111, DOB: 01.02.1980, IBAN DE89 3704 0044 0532 0130 00\nThanks,\nJo"
 
 
@@ -102,12 +104,31 @@ class Inspector:
             out.append((s, e, c))
         variant = ascii_variant(norm)
         if variant is not None:
-            for c in self.engine.find(variant.text):
-                s, e = variant.span_to_original(c.start, c.end)
-                if not any(s < oe and os < e for os, oe, _ in out):
-                    out.append((s, e, c))
+            out.extend(self._variant_candidates(variant, out))
             out.sort(key=lambda t: t[0])
         return out
+
+    def _variant_candidates(self, variant: Any, seen: list[tuple[int, int, Candidate]]) -> list[tuple[int, int, Candidate]]:
+        """Detect in the second reading, only around what it changed, keeping new spans only."""
+        second = variant.second if hasattr(variant, "second") else variant
+        windows: list[list[int]] = []
+        for ns, ne in zip(second.norm_starts, second.norm_ends, strict=True):
+            lo, hi = max(0, ns - _VARIANT_WINDOW), min(len(variant.text), ne + _VARIANT_WINDOW)
+            if windows and lo <= windows[-1][1]:
+                windows[-1][1] = max(windows[-1][1], hi)
+            else:
+                windows.append([lo, hi])
+        taken = sorted((s, e) for s, e, _ in seen)
+        starts = [s for s, _ in taken]
+        new: list[tuple[int, int, Candidate]] = []
+        for lo, hi in windows:
+            for c in self.engine.find(variant.text[lo:hi]):
+                s, e = variant.span_to_original(c.start + lo, c.end + lo)
+                i = bisect_right(starts, s)
+                if (i > 0 and taken[i - 1][1] > s) or (i < len(taken) and taken[i][0] < e):
+                    continue
+                new.append((s, e, c))
+        return new
 
     def _finding(self, text: str, s: int, e: int, c: Candidate, segment: int) -> Finding:
         det = c.detector
