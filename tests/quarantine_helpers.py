@@ -69,12 +69,36 @@ class PgCluster:
             as_user = ["runuser", "-u", "postgres", "--"]
         cluster = cls(bindir=bindir, root=root, port=_free_port(), as_user=as_user)
         data = root / "data"
-        cluster.run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                    "--locale=C", "--no-sync")
-        opts = (f"-p {cluster.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={root} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-        cluster.run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "-t", "30",
-                    "start")
+        cluster.run(
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
+        opts = (
+            f"-p {cluster.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={root} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        cluster.run(
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            opts,
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-t",
+            "30",
+            "start",
+        )
         return cluster
 
     def stop(self) -> None:
@@ -123,8 +147,9 @@ class WebhookSink:
         self.port = 0
 
     async def _hook(self, request: web.Request) -> web.Response:
-        self.requests.append({"path": request.path_qs, "body": await request.read(),
-                              "headers": dict(request.headers)})
+        self.requests.append(
+            {"path": request.path_qs, "body": await request.read(), "headers": dict(request.headers)}
+        )
         return web.Response(status=self.status, text="ok" if self.status == 200 else "no_service")
 
     async def start(self) -> WebhookSink:
@@ -155,30 +180,66 @@ async def webhook_sink() -> Any:
 
 
 # -- sample items ----------------------------------------------------------------------------
-def mail_item(*, subject: str = f"Refund for card {CARD}", sender: str = "agent@example.com",
-              recipients: tuple[str, ...] = ("customer@example.net",), marker: str = "") -> NewItem:
+def mail_item(
+    *,
+    subject: str = f"Refund for card {CARD}",
+    sender: str = "agent@example.com",
+    recipients: tuple[str, ...] = ("customer@example.net",),
+    marker: str = "",
+) -> NewItem:
     """An SMTP quarantine item with one card finding at exact offsets in the body segment."""
     body = f"Hello,\r\n\r\nthe card on file is {CARD} and the SSN {SSN}.\r\n{marker}\r\n"
-    raw = (f"From: {sender}\r\nTo: {', '.join(recipients)}\r\nSubject: {subject}\r\n"
-           f"Message-ID: <{marker or 'm1'}@example.com>\r\n\r\n{body}").encode()
+    raw = (
+        f"From: {sender}\r\nTo: {', '.join(recipients)}\r\nSubject: {subject}\r\n"
+        f"Message-ID: <{marker or 'm1'}@example.com>\r\n\r\n{body}"
+    ).encode()
     text = body.replace("\r\n", "\n")
     start = text.index(CARD)
     ssn = text.index(SSN)
     findings = [
-        {"type": "CREDIT_CARD", "category": "pci", "start": start, "end": start + len(CARD), "score": 0.99,
-         "detector": "card.luhn", "preview": "**** **** **** 1111", "hash": "h1", "segment": 1,
-         "explanation": ["luhn ok"]},
-        {"type": "US_SSN", "category": "pii", "start": ssn, "end": ssn + len(SSN), "score": 0.9,
-         "detector": "ssn", "preview": "***-**-1120", "hash": "h2", "segment": 1, "explanation": []},
+        {
+            "type": "CREDIT_CARD",
+            "category": "pci",
+            "start": start,
+            "end": start + len(CARD),
+            "score": 0.99,
+            "detector": "card.luhn",
+            "preview": "**** **** **** 1111",
+            "hash": "h1",
+            "segment": 1,
+            "explanation": ["luhn ok"],
+        },
+        {
+            "type": "US_SSN",
+            "category": "pii",
+            "start": ssn,
+            "end": ssn + len(SSN),
+            "score": 0.9,
+            "detector": "ssn",
+            "preview": "***-**-1120",
+            "hash": "h2",
+            "segment": 1,
+            "explanation": [],
+        },
     ]
     return NewItem(
-        channel="smtp", sender=sender, recipients=recipients, route=None, content=raw,
+        channel="smtp",
+        sender=sender,
+        recipients=recipients,
+        route=None,
+        content=raw,
         envelope={"mail_from": sender, "rcpt_tos": list(recipients), "mail_options": []},
         findings=findings,
-        segments=[{"source": "header Subject", "kind": "header", "text": subject},
-                  {"source": "body", "kind": "text", "text": text}],
-        types={"CREDIT_CARD": 1, "US_SSN": 1}, severity="high", action="quarantine", rows=["external-pci"],
-        explanation="external recipient; 1 CREDIT_CARD, 1 US_SSN: held for review", subject=subject,
+        segments=[
+            {"source": "header Subject", "kind": "header", "text": subject},
+            {"source": "body", "kind": "text", "text": text},
+        ],
+        types={"CREDIT_CARD": 1, "US_SSN": 1},
+        severity="high",
+        action="quarantine",
+        rows=["external-pci"],
+        explanation="external recipient; 1 CREDIT_CARD, 1 US_SSN: held for review",
+        subject=subject,
     )
 
 
@@ -187,24 +248,51 @@ def chat_item(route: str = "support", marker: str = "") -> NewItem:
     body = ('{"text": "' + text + '"}').encode()
     start = text.index(CARD)
     return NewItem(
-        channel="chat", sender="", recipients=(), route=route, content=body,
+        channel="chat",
+        sender="",
+        recipients=(),
+        route=route,
+        content=body,
         envelope={"route": route, "query": "", "content_type": "application/json"},
-        findings=[{"type": "CREDIT_CARD", "category": "pci", "start": start, "end": start + len(CARD),
-                   "score": 0.99, "detector": "card.luhn", "preview": "**** **** **** 1111", "hash": "h1",
-                   "segment": 0, "explanation": []}],
+        findings=[
+            {
+                "type": "CREDIT_CARD",
+                "category": "pci",
+                "start": start,
+                "end": start + len(CARD),
+                "score": 0.99,
+                "detector": "card.luhn",
+                "preview": "**** **** **** 1111",
+                "hash": "h1",
+                "segment": 0,
+                "explanation": [],
+            }
+        ],
         segments=[{"source": "payload text", "kind": "text", "text": text}],
-        types={"CREDIT_CARD": 1}, severity="high", action="quarantine", rows=["external-pci"],
+        types={"CREDIT_CARD": 1},
+        severity="high",
+        action="quarantine",
+        rows=["external-pci"],
         explanation="external route; 1 CREDIT_CARD: held for review",
     )
 
 
 # -- a running guard with review users ---------------------------------------------------------
-PASSWORDS = {"alice": "alice-password-1", "rita": "rita-password-1", "vera": "vera-password-1",
-             "adam": "adam-password-1", "tom": "tom-password-1"}
+PASSWORDS = {
+    "alice": "alice-password-1",
+    "rita": "rita-password-1",
+    "vera": "vera-password-1",
+    "adam": "adam-password-1",
+    "tom": "tom-password-1",
+}
 ROLES = {"alice": "reviewer", "rita": "reviewer", "vera": "viewer", "adam": "admin", "tom": "reviewer"}
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-TOKENS = {"viewer": "tok-viewer-123", "reviewer": "tok-reviewer-123", "admin": "tok-admin-123",
-          "agent": "tok-agent-123"}
+TOKENS = {
+    "viewer": "tok-viewer-123",
+    "reviewer": "tok-reviewer-123",
+    "admin": "tok-admin-123",
+    "agent": "tok-agent-123",
+}
 
 
 @pytest.fixture(scope="session")
@@ -224,8 +312,10 @@ def review_users() -> list[dict[str, str]]:
 def api_tokens() -> list[dict[str, str]]:
     import hashlib
 
-    return [{"name": f"{role}-bot", "token_sha256": hashlib.sha256(tok.encode()).hexdigest(), "role": role}
-            for role, tok in TOKENS.items()]
+    return [
+        {"name": f"{role}-bot", "token_sha256": hashlib.sha256(tok.encode()).hexdigest(), "role": role}
+        for role, tok in TOKENS.items()
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -235,7 +325,9 @@ def shared_inspector(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from guard.inspection import Inspector
 
     tmp = tmp_path_factory.mktemp("inspector")
-    return Inspector.from_settings(load_settings(None, data_dir=str(tmp), rules={"hash_key": "test-hash-key"}))
+    return Inspector.from_settings(
+        load_settings(None, data_dir=str(tmp), rules={"hash_key": "test-hash-key"})
+    )
 
 
 @dataclass
@@ -264,8 +356,13 @@ async def start_guard(settings: Any, inspector: Any) -> RunningGuard:
     from guard.store import open_store
 
     settings.data_path.mkdir(parents=True, exist_ok=True)
-    services = Services(settings=settings, inspector=inspector, store=open_store(settings), metrics=Metrics(),
-                        log=get_logger("guard", settings.log))
+    services = Services(
+        settings=settings,
+        inspector=inspector,
+        store=open_store(settings),
+        metrics=Metrics(),
+        log=get_logger("guard", settings.log),
+    )
     server = GuardServer(services)
     await server.start()
     return RunningGuard(server, services)
@@ -279,8 +376,12 @@ async def make_guard(make_settings: Any, review_users: Any, shared_inspector: An
     started: list[RunningGuard] = []
 
     async def factory(**sections: Any) -> RunningGuard:
-        review = {"users": review_users, "api_tokens": api_tokens(), "secure_cookies": False,
-                  **sections.pop("review", {})}
+        review = {
+            "users": review_users,
+            "api_tokens": api_tokens(),
+            "secure_cookies": False,
+            **sections.pop("review", {}),
+        }
         store = {"keys": {"k1": new_key()}, **sections.pop("store", {})}
         log = {"format": "json", "level": "WARNING", **sections.pop("log", {})}
         settings = make_settings(review=review, store=store, log=log, **sections)

@@ -71,8 +71,9 @@ def authorised(role: str) -> Callable[[ApiHandler], Callable[[web.Request], Awai
 
 
 def _bad(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": "bad_request", "message": message}),
-                              content_type="application/json")
+    return web.HTTPBadRequest(
+        text=json.dumps({"error": "bad_request", "message": message}), content_type="application/json"
+    )
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -135,8 +136,15 @@ async def list_items(request: web.Request, actor: Actor, svc: ReviewService) -> 
     kwargs = {"status": status or None, "channel": channel or None, "type": etype or None}
     items = await svc.store.list(**kwargs, limit=limit, offset=offset)
     total = await svc.store.count(**kwargs)
-    return web.json_response({"items": [s.as_dict() for s in items], "total": total, "limit": limit,
-                              "offset": offset, "counts": await svc.store.counts()})
+    return web.json_response(
+        {
+            "items": [s.as_dict() for s in items],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "counts": await svc.store.counts(),
+        }
+    )
 
 
 @authorised("viewer")
@@ -151,8 +159,13 @@ async def release_item(request: web.Request, actor: Actor, svc: ReviewService) -
     outcome = await svc.release(request.match_info["id"], actor, _text(body, "reason", 2000))
     if outcome.delivered:
         return web.json_response({"id": outcome.summary.id, "status": outcome.summary.status.value})
-    body = {"error": "release_failed", "message": "the upstream did not take the message; it can be released again",
-            "id": outcome.summary.id, "status": outcome.summary.status.value, "detail": outcome.error}
+    body = {
+        "error": "release_failed",
+        "message": "the upstream did not take the message; it can be released again",
+        "id": outcome.summary.id,
+        "status": outcome.summary.status.value,
+        "detail": outcome.error,
+    }
     return web.json_response(body, status=502)
 
 
@@ -180,9 +193,16 @@ async def add_note(request: web.Request, actor: Actor, svc: ReviewService) -> we
 @authorised("admin")
 async def audit_verify(request: web.Request, actor: Actor, svc: ReviewService) -> web.StreamResponse:
     report = await svc.verify_audit(actor)
-    return web.json_response({"ok": report.ok, "entries": report.entries, "head_seq": report.head_seq,
-                              "head_hash": report.head_hash, "problems": report.problems},
-                             status=200 if report.ok else 409)
+    return web.json_response(
+        {
+            "ok": report.ok,
+            "entries": report.entries,
+            "head_seq": report.head_seq,
+            "head_hash": report.head_hash,
+            "problems": report.problems,
+        },
+        status=200 if report.ok else 409,
+    )
 
 
 SPEC = Path(__file__).resolve().parent.parent / "openapi-quarantine.yaml"

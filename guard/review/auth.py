@@ -71,7 +71,7 @@ def totp(secret: str, at: float | None = None, *, step: int = 30, digits: int = 
     counter = int((time.time() if at is None else at) // step)
     mac = hmac.new(_b32(secret), struct.pack(">Q", counter), hashlib.sha1).digest()
     offset = mac[-1] & 0x0F
-    code = (struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF) % (10 ** digits)
+    code = (struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF) % (10**digits)
     return str(code).zfill(digits)
 
 
@@ -180,7 +180,9 @@ class Authenticator:
             return None
         try:
             body = json.loads(_unb64(payload))
-            s = Session(user=str(body["u"]), sid=str(body["s"]), issued=float(body["i"]), seen=float(body["t"]))
+            s = Session(
+                user=str(body["u"]), sid=str(body["s"]), issued=float(body["i"]), seen=float(body["t"])
+            )
         except (ValueError, KeyError, TypeError):
             return None
         now = self.clock()

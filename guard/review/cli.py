@@ -70,16 +70,31 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 # -- quarantine ------------------------------------------------------------------------------
 def _cmd_list(args: argparse.Namespace) -> int:
     async def work(svc: ReviewService, settings: Settings) -> int:
-        items = await svc.store.list(status=args.status, channel=args.channel, type=args.type,
-                                     limit=args.limit, offset=args.offset)
+        items = await svc.store.list(
+            status=args.status, channel=args.channel, type=args.type, limit=args.limit, offset=args.offset
+        )
         if args.format == "json":
             print(json.dumps([s.as_dict() for s in items], indent=2))
             return 0
-        rows = [[s.id, s.status.value, s.channel, s.created.strftime("%Y-%m-%d %H:%M"), s.severity,
-                 ",".join(f"{t}:{n}" for t, n in s.types.items()),
-                 (s.sender or "-") + " -> " + (", ".join(s.recipients) or (s.route or "-")),
-                 s.subject[:40]] for s in items]
-        print(_table(rows, ["ID", "STATUS", "CHANNEL", "CREATED (UTC)", "SEVERITY", "TYPES", "FROM -> TO", "SUBJECT"]))
+        rows = [
+            [
+                s.id,
+                s.status.value,
+                s.channel,
+                s.created.strftime("%Y-%m-%d %H:%M"),
+                s.severity,
+                ",".join(f"{t}:{n}" for t, n in s.types.items()),
+                (s.sender or "-") + " -> " + (", ".join(s.recipients) or (s.route or "-")),
+                s.subject[:40],
+            ]
+            for s in items
+        ]
+        print(
+            _table(
+                rows,
+                ["ID", "STATUS", "CHANNEL", "CREATED (UTC)", "SEVERITY", "TYPES", "FROM -> TO", "SUBJECT"],
+            )
+        )
         return 0
 
     return _run(args, work)
@@ -95,7 +110,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
             print(json.dumps(present.item_dict(item, reveal=args.reveal), indent=2, default=str))
             return 0
         s = item.summary
-        print(f"{s.id}  {s.status.value}  {s.channel}  severity {s.severity}  created {s.created.isoformat()}")
+        print(
+            f"{s.id}  {s.status.value}  {s.channel}  severity {s.severity}  created {s.created.isoformat()}"
+        )
         print(f"from: {s.sender or '-'}  to: {', '.join(s.recipients) or '-'}  route: {s.route or '-'}")
         print(f"subject: {item.subject if args.reveal else s.subject}")
         print(f"verdict: {s.explanation}  (rows: {', '.join(item.rows) or '-'})")
@@ -105,7 +122,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
             print(f"last error: {s.last_error} (attempts {s.attempts})")
         print("\nfindings:")
         for f in present.finding_rows(item):
-            print(f"  {f['type']:<16} {f['preview']:<24} score {f['score']}  in {f['where']}  ({f['detector']})")
+            print(
+                f"  {f['type']:<16} {f['preview']:<24} score {f['score']}  in {f['where']}  ({f['detector']})"
+            )
         for a in present.attachments(item):
             print(f"attachment: {a['filename']} {a['content_type']} {a['size']} bytes")
         for view in present.segment_views(item, reveal=args.reveal):
@@ -124,8 +143,11 @@ def _cmd_release(args: argparse.Namespace) -> int:
         if outcome.delivered:
             print(f"{outcome.summary.id} released")
             return 0
-        print(f"guard: {outcome.summary.id} not delivered ({outcome.error}); it is release_failed and can be "
-              "released again", file=sys.stderr)
+        print(
+            f"guard: {outcome.summary.id} not delivered ({outcome.error}); it is release_failed and can be "
+            "released again",
+            file=sys.stderr,
+        )
         return 1
 
     return _run(args, work)
@@ -222,8 +244,12 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
     if len(password) < 8:
         print("guard: password must have at least 8 characters", file=sys.stderr)
         return 2
-    lines = ["[[review.users]]", f"name = {_toml(args.name)}", f"password_hash = {_toml(hash_password(password))}",
-             f"role = {_toml(args.role)}"]
+    lines = [
+        "[[review.users]]",
+        f"name = {_toml(args.name)}",
+        f"password_hash = {_toml(hash_password(password))}",
+        f"role = {_toml(args.role)}",
+    ]
     if args.totp:
         import base64
 
@@ -237,9 +263,16 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
 def _cmd_token_add(args: argparse.Namespace) -> int:
     token = "gt_" + secrets.token_urlsafe(32)
     print(f"# the token (shown once; give it to the client): {token}", file=sys.stderr)
-    print("\n".join(["[[review.api_tokens]]", f"name = {_toml(args.name)}",
-                     f"token_sha256 = {_toml(hashlib.sha256(token.encode()).hexdigest())}",
-                     f"role = {_toml(args.role)}"]))
+    print(
+        "\n".join(
+            [
+                "[[review.api_tokens]]",
+                f"name = {_toml(args.name)}",
+                f"token_sha256 = {_toml(hashlib.sha256(token.encode()).hexdigest())}",
+                f"role = {_toml(args.role)}",
+            ]
+        )
+    )
     return 0
 
 

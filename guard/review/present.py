@@ -42,8 +42,10 @@ def _spans(findings: list[dict[str, Any]], index: int, length: int) -> list[dict
     """Findings of one segment, in order, inside the text, without overlaps (first wins)."""
     out: list[dict[str, Any]] = []
     last_end = -1
-    for f in sorted((f for f in findings if int(f.get("segment", 0)) == index),
-                    key=lambda f: (int(f.get("start", 0)), -int(f.get("end", 0)))):
+    for f in sorted(
+        (f for f in findings if int(f.get("segment", 0)) == index),
+        key=lambda f: (int(f.get("start", 0)), -int(f.get("end", 0))),
+    ):
         start, end = int(f.get("start", 0)), int(f.get("end", 0))
         if 0 <= start < end <= length and start >= last_end:
             out.append(f)
@@ -57,7 +59,7 @@ def _found_values(item: Item) -> dict[str, str]:
     for f in item.findings:
         try:
             text = str(item.segments[int(f.get("segment", 0))].get("text", ""))
-            value = text[int(f["start"]):int(f["end"])]
+            value = text[int(f["start"]) : int(f["end"])]
         except (IndexError, KeyError, TypeError, ValueError):
             continue
         if len(value) >= 3:
@@ -107,12 +109,19 @@ def finding_rows(item: Item) -> list[dict[str, Any]]:
     for f in item.findings:
         index = int(f.get("segment", 0))
         seg = item.segments[index] if 0 <= index < len(item.segments) else {}
-        rows.append({
-            "type": f.get("type", ""), "where": seg.get("source", ""), "kind": seg.get("kind", ""),
-            "start": f.get("start"), "end": f.get("end"), "preview": f.get("preview", ""),
-            "score": f.get("score"), "detector": f.get("detector", ""),
-            "explanation": list(f.get("explanation") or []),
-        })
+        rows.append(
+            {
+                "type": f.get("type", ""),
+                "where": seg.get("source", ""),
+                "kind": seg.get("kind", ""),
+                "start": f.get("start"),
+                "end": f.get("end"),
+                "preview": f.get("preview", ""),
+                "score": f.get("score"),
+                "detector": f.get("detector", ""),
+                "explanation": list(f.get("explanation") or []),
+            }
+        )
     return rows
 
 
@@ -160,8 +169,13 @@ def attachments(item: Item) -> list[dict[str, Any]]:
         if filename is None and part.get_content_disposition() != "attachment":
             continue
         payload = part.get_payload(decode=True) or b""
-        out.append({"filename": filename or "(unnamed)", "content_type": part.get_content_type(),
-                    "size": len(payload) if isinstance(payload, bytes) else 0})
+        out.append(
+            {
+                "filename": filename or "(unnamed)",
+                "content_type": part.get_content_type(),
+                "size": len(payload) if isinstance(payload, bytes) else 0,
+            }
+        )
     return out
 
 
@@ -176,11 +190,21 @@ def item_dict(item: Item, *, reveal: bool) -> dict[str, Any]:
         "headers": [{"name": n, "value": v} for n, v in mail_headers(item, reveal=reveal)],
         "attachments": attachments(item),
         "findings": finding_rows(item),
-        "segments": [{"index": v.index, "source": v.source, "kind": v.kind, "text": v.plain(("", "")),
-                      "truncated": v.truncated,
-                      "marks": _marks(v)} for v in views],
-        "notes": [{"at": n["at"].isoformat(), "actor": n["actor"], "note": n["note"] if reveal else None}
-                  for n in item.notes],
+        "segments": [
+            {
+                "index": v.index,
+                "source": v.source,
+                "kind": v.kind,
+                "text": v.plain(("", "")),
+                "truncated": v.truncated,
+                "marks": _marks(v),
+            }
+            for v in views
+        ],
+        "notes": [
+            {"at": n["at"].isoformat(), "actor": n["actor"], "note": n["note"] if reveal else None}
+            for n in item.notes
+        ],
         "envelope": _envelope(item) if reveal else None,
     }
 

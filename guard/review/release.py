@@ -62,7 +62,11 @@ class Releaser:
     """Claims, delivers and settles released items; also sends reject notices."""
 
     def __init__(
-        self, settings: Settings, store: QuarantineStore, *, log: logging.Logger | None = None,
+        self,
+        settings: Settings,
+        store: QuarantineStore,
+        *,
+        log: logging.Logger | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
@@ -118,7 +122,9 @@ class Releaser:
         if not rcpts:
             raise PermanentDeliveryError("no recipients")
         header = f"{TRACE_HEADER}: {trace_value(item.summary.id, actor)}\r\n".encode()
-        options = tuple(str(o) for o in (env.get("mail_options") or []) if str(o).upper() in _PASSED_MAIL_OPTIONS)
+        options = tuple(
+            str(o) for o in (env.get("mail_options") or []) if str(o).upper() in _PASSED_MAIL_OPTIONS
+        )
         await self._mail_forwarder().deliver(Mail(sender, rcpts, header + item.content, options))
         return ""
 
@@ -129,16 +135,19 @@ class Releaser:
         route = next((r for r in self.settings.chat.routes if r.name == name), None)
         if route is None:
             raise PermanentDeliveryError("the item's chat route is no longer configured")
-        url = join_upstream(route.upstream, str(env.get("tail") or ""), str(env.get("query") or "").lstrip("?"))
+        url = join_upstream(
+            route.upstream, str(env.get("tail") or ""), str(env.get("query") or "").lstrip("?")
+        )
         headers = {
             "Content-Type": str(env.get("content_type") or "application/json"),
             TRACE_HEADER: trace_value(item.summary.id, actor),
         }
         timeout = aiohttp.ClientTimeout(total=self.settings.http.upstream_timeout_s)
         try:
-            async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
-                url, data=item.content, headers=headers, allow_redirects=False
-            ) as resp:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.post(url, data=item.content, headers=headers, allow_redirects=False) as resp,
+            ):
                 await resp.read()
                 status = resp.status
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -160,18 +169,23 @@ class Releaser:
             f"Your message was reviewed by the security team and was not sent.\r\n\r\n"
             f"Quarantine id: {summary.id}\r\nSubject: {summary.subject}\r\n"
             f"Recipients: {', '.join(summary.recipients)}\r\nFound: "
-            f"{', '.join(f'{n} {t}' for t, n in summary.types.items())}\r\nReason: {reason or '(none given)'}\r\n\r\n"
-            "Remove the sensitive data or use the approved channel (e.g. the customer portal), then send again.\r\n"
+            f"{', '.join(f'{n} {t}' for t, n in summary.types.items())}\r\n"
+            f"Reason: {reason or '(none given)'}\r\n\r\n"
+            "Remove the sensitive data or use the approved channel (e.g. the customer portal), "
+            "then send again.\r\n"
         )
         notice = (
             f"From: Outbound Guard <postmaster@{domain}>\r\nTo: {summary.sender}\r\n"
             f"Subject: Not sent: {summary.subject or summary.id}\r\nDate: {formatdate(localtime=False)}\r\n"
             f"Auto-Submitted: auto-replied\r\nMessage-ID: <{uuid.uuid4().hex}@{domain}>\r\n"
-            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
+            "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n"
             f"\r\n{body}"
-        ).encode("utf-8")
+        ).encode()
         try:
-            await self._mail_forwarder().deliver(Mail("", (summary.sender,), notice, ("SMTPUTF8",) if not notice.isascii() else ()))
+            await self._mail_forwarder().deliver(
+                Mail("", (summary.sender,), notice, ("SMTPUTF8",) if not notice.isascii() else ())
+            )
         except DeliveryError as exc:
             self._log("reject notice failed", summary.id, summary.channel, _error_text(exc))
             return False
@@ -188,4 +202,3 @@ class Releaser:
             if error:
                 extra["error"] = error
             self.log.log(30 if error else 20, msg, extra=extra)
-

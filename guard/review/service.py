@@ -48,7 +48,11 @@ class Actor:
 
 class ReviewService:
     def __init__(
-        self, settings: Settings, store: QuarantineStore, *, log: logging.Logger | None = None,
+        self,
+        settings: Settings,
+        store: QuarantineStore,
+        *,
+        log: logging.Logger | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
@@ -84,7 +88,9 @@ class ReviewService:
         summary = await self.store.summary(item_id)
         self._not_own(actor, summary, "release")
         if self.needs_second_reviewer(summary, actor):
-            raise Forbidden(f"{summary.id} is high severity: a second reviewer must approve it before release")
+            raise Forbidden(
+                f"{summary.id} is high severity: a second reviewer must approve it before release"
+            )
         return await self.releaser.release(summary.id, actor.label, reason=reason)
 
     async def approve(self, item_id: str, actor: Actor) -> ItemSummary:
@@ -104,7 +110,9 @@ class ReviewService:
         if not notify:
             return False
         sent = await self.releaser.notify_rejected(summary, reason)
-        await self.store.audit(actor.label, "reject_notice" if sent else "reject_notice_failed", summary.id, {})
+        await self.store.audit(
+            actor.label, "reject_notice" if sent else "reject_notice_failed", summary.id, {}
+        )
         return sent
 
     async def note(self, item_id: str, actor: Actor, note: str) -> None:

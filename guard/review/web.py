@@ -46,18 +46,29 @@ LOG_KEY: web.AppKey[logging.Logger] = web.AppKey("review_log", logging.Logger)
 SESSION_KEY: web.RequestKey[Session] = web.RequestKey("review_session", Session)
 RETENTION_INTERVAL_S = 3600.0
 
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'")
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 
 MESSAGES = {
     "released": ("ok", "Released: the message was delivered."),
-    "release_failed": ("error", "Delivery failed. The item is marked release failed and can be released again."),
+    "release_failed": (
+        "error",
+        "Delivery failed. The item is marked release failed and can be released again.",
+    ),
     "rejected": ("ok", "Rejected."),
     "rejected_notified": ("ok", "Rejected; the sender was told why."),
     "approved": ("ok", "Approved. Another reviewer can now release it."),
     "noted": ("ok", "Note added."),
-    "conflict": ("error", "Nothing done: the item is no longer waiting for this decision (someone else acted)."),
-    "four_eyes": ("error", "High-severity item: a second reviewer has to approve it before it can be released."),
+    "conflict": (
+        "error",
+        "Nothing done: the item is no longer waiting for this decision (someone else acted).",
+    ),
+    "four_eyes": (
+        "error",
+        "High-severity item: a second reviewer has to approve it before it can be released.",
+    ),
     "own": ("error", "Nobody may approve or release their own message."),
     "already_approved": ("error", "You have already approved this item."),
     "logged_out": ("ok", "You are logged out."),
@@ -93,13 +104,26 @@ def _settings_secure(request: web.Request) -> bool:
     names the public host, so the flag stays on."""
     if not _service(request).settings.review.secure_cookies:
         return False
-    host = request.host.rsplit(":", 1)[0] if not request.host.startswith("[") else request.host.split("]")[0] + "]"
+    host = (
+        request.host.rsplit(":", 1)[0]
+        if not request.host.startswith("[")
+        else request.host.split("]")[0] + "]"
+    )
     return request.secure or host not in _LOOPBACK_HOSTS
 
 
-def _set_cookie(request: web.Request, resp: web.StreamResponse, name: str, value: str, max_age: int | None) -> None:
-    resp.set_cookie(name, value, path=PREFIX, httponly=True, samesite="Strict", secure=_settings_secure(request),
-                    max_age=max_age)
+def _set_cookie(
+    request: web.Request, resp: web.StreamResponse, name: str, value: str, max_age: int | None
+) -> None:
+    resp.set_cookie(
+        name,
+        value,
+        path=PREFIX,
+        httponly=True,
+        samesite="Strict",
+        secure=_settings_secure(request),
+        max_age=max_age,
+    )
 
 
 def _age(created: datetime) -> str:
@@ -113,17 +137,26 @@ def _age(created: datetime) -> str:
     return f"{seconds // 86400} d"
 
 
-def render(request: web.Request, template: str, context: dict[str, Any], *, status: int = 200) -> web.Response:
+def render(
+    request: web.Request, template: str, context: dict[str, Any], *, status: int = 200
+) -> web.Response:
     base: dict[str, Any] = {"prefix": PREFIX, "user": None, "role": None, "csrf": ""}
     session = request.get(SESSION_KEY)
     if session is not None:
         actor = _actor(request)
-        base.update(user=actor.name, role=actor.role, csrf=_auth(request).csrf_token(session.sid),
-                    is_reviewer=role_at_least(actor.role, "reviewer"), is_admin=role_at_least(actor.role, "admin"))
+        base.update(
+            user=actor.name,
+            role=actor.role,
+            csrf=_auth(request).csrf_token(session.sid),
+            is_reviewer=role_at_least(actor.role, "reviewer"),
+            is_admin=role_at_least(actor.role, "admin"),
+        )
     msg = request.query.get("msg", "")
     if msg in MESSAGES:
         base["flash"] = MESSAGES[msg]
-    return aiohttp_jinja2.render_template(template, request, {**base, **context}, status=status, app_key=JINJA_KEY)
+    return aiohttp_jinja2.render_template(
+        template, request, {**base, **context}, status=status, app_key=JINJA_KEY
+    )
 
 
 def error_page(request: web.Request, status: int, message: str) -> web.Response:
@@ -165,7 +198,9 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
     if request.method == "POST":
         form = await request.post()
         if not auth.check_csrf(session.sid, str(form.get("csrf", "")) or None):
-            return error_page(request, 403, "The form was refused (missing or wrong CSRF token). Reload the page.")
+            return error_page(
+                request, 403, "The form was refused (missing or wrong CSRF token). Reload the page."
+            )
     try:
         resp = await handler(request)
     except web.HTTPException as exc:
@@ -173,8 +208,13 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
             raise
         resp = exc
     if SESSION_COOKIE not in resp.cookies:  # sliding expiry; logout sets its own (deleting) cookie
-        _set_cookie(request, resp, SESSION_COOKIE, auth.issue(session.user, sid=session.sid, issued=session.issued),
-                    None)
+        _set_cookie(
+            request,
+            resp,
+            SESSION_COOKIE,
+            auth.issue(session.user, sid=session.sid, issued=session.issued),
+            None,
+        )
     if isinstance(resp, web.HTTPException):
         raise resp
     return resp
@@ -201,9 +241,12 @@ def _safe_next(value: str) -> str:
 async def login_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
     auth = _auth(request)
     pre = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
-    ctx = {"next": _safe_next(request.query.get("next", "")), "error": error,
-           "login_csrf": auth.csrf_token("login/" + pre),
-           "totp_required": auth.settings.require_totp}
+    ctx = {
+        "next": _safe_next(request.query.get("next", "")),
+        "error": error,
+        "login_csrf": auth.csrf_token("login/" + pre),
+        "totp_required": auth.settings.require_totp,
+    }
     resp = render(request, "review_login.html", ctx, status=status)
     _set_cookie(request, resp, LOGIN_COOKIE, pre, 600)
     return resp
@@ -229,7 +272,10 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         messages = {
             "locked": ("Too many failed attempts. This account is locked for 15 minutes.", 429),
             "totp": ("Enter the 6-digit code from your authenticator app.", 401),
-            "totp_not_set_up": ("A second factor is required but none is set up for this user; ask an admin.", 403),
+            "totp_not_set_up": (
+                "A second factor is required but none is set up for this user; ask an admin.",
+                403,
+            ),
         }
         text, status = messages.get(why, ("Wrong user name, password or code.", 401))
         return await login_page(request, error=text, status=status)
@@ -265,7 +311,9 @@ async def queue(request: web.Request) -> web.Response:
     except ValueError:
         page = 1
     st = None if status == "all" else status
-    items = await store.list(status=st, channel=channel, type=etype, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    items = await store.list(
+        status=st, channel=channel, type=etype, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
     total = await store.count(status=st, channel=channel, type=etype)
     counts = await store.counts()
     type_counts = await store.type_counts(status=st)
@@ -276,13 +324,24 @@ async def queue(request: web.Request) -> web.Response:
         return f"{PREFIX}/queue?" + urlencode({k: v for k, v in params.items() if v})
 
     rows = [{"s": s, "age": _age(s.created)} for s in items]
-    return render(request, "review_queue.html", {
-        "rows": rows, "total": total, "counts": counts, "type_counts": type_counts, "status": status,
-        "channel": channel or "", "etype": etype or "", "page": page,
-        "pages": max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE), "link": link,
-        "statuses": ["held", "release_failed", "releasing", "released", "rejected", "expired", "all"],
-        "oldest": _age(oldest) if (oldest := await store.oldest("held")) else None,
-    })
+    return render(
+        request,
+        "review_queue.html",
+        {
+            "rows": rows,
+            "total": total,
+            "counts": counts,
+            "type_counts": type_counts,
+            "status": status,
+            "channel": channel or "",
+            "etype": etype or "",
+            "page": page,
+            "pages": max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
+            "link": link,
+            "statuses": ["held", "release_failed", "releasing", "released", "rejected", "expired", "all"],
+            "oldest": _age(oldest) if (oldest := await store.oldest("held")) else None,
+        },
+    )
 
 
 # -- detail --------------------------------------------------------------------------------------
@@ -298,19 +357,26 @@ async def detail(request: web.Request) -> web.Response:
     reveal = role_at_least(actor.role, "reviewer")
     history = await svc.store.audit_entries(item_id=item.summary.id)
     s = item.summary
-    return render(request, "review_detail.html", {
-        "s": s, "item": item, "reveal": reveal, "age": _age(s.created),
-        "subject": item.subject if reveal else s.subject,
-        "headers": present.mail_headers(item, reveal=reveal),
-        "segments": present.segment_views(item, reveal=reveal),
-        "findings": present.finding_rows(item),
-        "attachments": present.attachments(item),
-        "history": history,
-        "four_eyes_pending": svc.needs_second_reviewer(s, actor),
-        "four_eyes": svc.settings.review.four_eyes and s.severity == "high",
-        "releasable": s.status.releasable and not s.purged,
-        "own": bool(s.sender) and s.sender.lower() == actor.name.lower(),
-    })
+    return render(
+        request,
+        "review_detail.html",
+        {
+            "s": s,
+            "item": item,
+            "reveal": reveal,
+            "age": _age(s.created),
+            "subject": item.subject if reveal else s.subject,
+            "headers": present.mail_headers(item, reveal=reveal),
+            "segments": present.segment_views(item, reveal=reveal),
+            "findings": present.finding_rows(item),
+            "attachments": present.attachments(item),
+            "history": history,
+            "four_eyes_pending": svc.needs_second_reviewer(s, actor),
+            "four_eyes": svc.settings.review.four_eyes and s.severity == "high",
+            "releasable": s.status.releasable and not s.purged,
+            "own": bool(s.sender) and s.sender.lower() == actor.name.lower(),
+        },
+    )
 
 
 def _back(item_id: str, msg: str) -> web.HTTPSeeOther:
@@ -328,7 +394,9 @@ def _conflict_key(exc: Conflict) -> str:
     return "conflict"
 
 
-async def _act(request: web.Request, action: Callable[[ReviewService, str, Actor, Any], Awaitable[str]]) -> web.StreamResponse:
+async def _act(
+    request: web.Request, action: Callable[[ReviewService, str, Actor, Any], Awaitable[str]]
+) -> web.StreamResponse:
     svc, actor = _service(request), _actor(request)
     item_id = request.match_info["id"].upper()
     form = await request.post()
@@ -425,7 +493,10 @@ def build_review_app(services: Services) -> web.Application:
     app[SERVICE_KEY] = service_for(services)
     app[LOG_KEY] = services.log
     aiohttp_jinja2.setup(
-        app, app_key=JINJA_KEY, loader=jinja2.FileSystemLoader(str(PACKAGE / "templates")), autoescape=True,
+        app,
+        app_key=JINJA_KEY,
+        loader=jinja2.FileSystemLoader(str(PACKAGE / "templates")),
+        autoescape=True,
         filters={"dt": lambda d: d.strftime("%Y-%m-%d %H:%M:%S UTC") if d else ""},
     )
     app.router.add_get("", index)

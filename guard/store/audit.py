@@ -44,7 +44,9 @@ def entry_hash(
 ) -> str:
     body = json.dumps(
         {"seq": seq, "at": at, "actor": actor, "action": action, "item_id": item_id, "details": details_json},
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
@@ -68,8 +70,14 @@ class Row:
         except ValueError:
             details = {"unparsable": True}
         return AuditEntry(
-            seq=self.seq, at=parse_iso(self.at), actor=self.actor, action=self.action, item_id=self.item_id,
-            details=details, prev_hash=self.prev_hash, hash=self.hash,
+            seq=self.seq,
+            at=parse_iso(self.at),
+            actor=self.actor,
+            action=self.action,
+            item_id=self.item_id,
+            details=details,
+            prev_hash=self.prev_hash,
+            hash=self.hash,
         )
 
 
@@ -96,7 +104,9 @@ def verify(rows: Iterable[Row], head: tuple[int, str] | None) -> Report:
         report.entries += 1
         if row.seq != expected_seq:
             if row.seq > expected_seq:
-                missing = f"{expected_seq}" if row.seq == expected_seq + 1 else f"{expected_seq}-{row.seq - 1}"
+                missing = (
+                    f"{expected_seq}" if row.seq == expected_seq + 1 else f"{expected_seq}-{row.seq - 1}"
+                )
                 report.problems.append(f"entry {missing} missing (deleted?) before entry {row.seq}")
             else:
                 report.problems.append(f"entry {row.seq} out of order after {expected_seq - 1}")

@@ -17,6 +17,7 @@ item out of held/release_failed only if nobody else has, across processes and in
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -91,14 +92,25 @@ class ItemSummary:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, value-free (used by the API listing and `quarantine list --format json`)."""
         return {
-            "id": self.id, "status": self.status.value, "channel": self.channel,
-            "created": self.created.isoformat(), "updated": self.updated.isoformat() if self.updated else None,
-            "sender": self.sender, "recipients": list(self.recipients), "route": self.route,
-            "types": dict(self.types), "severity": self.severity, "explanation": self.explanation,
-            "subject": self.subject, "decided_by": self.decided_by,
+            "id": self.id,
+            "status": self.status.value,
+            "channel": self.channel,
+            "created": self.created.isoformat(),
+            "updated": self.updated.isoformat() if self.updated else None,
+            "sender": self.sender,
+            "recipients": list(self.recipients),
+            "route": self.route,
+            "types": dict(self.types),
+            "severity": self.severity,
+            "explanation": self.explanation,
+            "subject": self.subject,
+            "decided_by": self.decided_by,
             "decided_at": self.decided_at.isoformat() if self.decided_at else None,
-            "approvals": list(self.approvals), "attempts": self.attempts, "last_error": self.last_error,
-            "size": self.size, "purged": self.purged,
+            "approvals": list(self.approvals),
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "size": self.size,
+            "purged": self.purged,
         }
 
 
@@ -129,8 +141,14 @@ class AuditEntry:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "seq": self.seq, "at": self.at.isoformat(), "actor": self.actor, "action": self.action,
-            "item_id": self.item_id, "details": self.details, "prev_hash": self.prev_hash, "hash": self.hash,
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "item_id": self.item_id,
+            "details": self.details,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
         }
 
 
@@ -145,10 +163,17 @@ class QuarantineStore(Protocol):
     async def get(self, item_id: str) -> Item: ...  # decrypts; callers audit who viewed it
     async def summary(self, item_id: str) -> ItemSummary: ...
     async def list(
-        self, *, status: str | None = None, channel: str | None = None, type: str | None = None,
-        limit: int = 50, offset: int = 0,
+        self,
+        *,
+        status: str | None = None,
+        channel: str | None = None,
+        type: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> list[ItemSummary]: ...  # newest first
-    async def count(self, *, status: str | None = None, channel: str | None = None, type: str | None = None) -> int: ...
+    async def count(
+        self, *, status: str | None = None, channel: str | None = None, type: str | None = None
+    ) -> int: ...
     async def counts(self) -> dict[str, int]: ...  # status -> n
     async def type_counts(self, *, status: str | None = None) -> dict[str, int]: ...  # entity type -> n
     async def oldest(self, status: str) -> datetime | None: ...
@@ -162,5 +187,7 @@ class QuarantineStore(Protocol):
     async def purge_expired(self, older_than_days: int, actor: str) -> int: ...
 
     async def audit(self, actor: str, action: str, item_id: str | None, details: dict[str, Any]) -> None: ...
-    async def audit_entries(self, *, item_id: str | None = None, limit: int | None = None) -> list[AuditEntry]: ...
+    async def audit_entries(
+        self, *, item_id: str | None = None, limit: int | None = None
+    ) -> builtins.list[AuditEntry]: ...  # `list` names a method in this class
     async def audit_verify(self) -> Report: ...

@@ -10,8 +10,10 @@ from __future__ import annotations
 from guard.store.audit import GENESIS
 
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (1, (
-        """CREATE TABLE items (
+    (
+        1,
+        (
+            """CREATE TABLE items (
             id TEXT PRIMARY KEY,
             created TEXT NOT NULL,
             updated TEXT NOT NULL,
@@ -37,9 +39,9 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             claimed_at TEXT,
             purged_at TEXT
         )""",
-        "CREATE INDEX items_status_created ON items (status, created)",
-        "CREATE INDEX items_created ON items (created)",
-        """CREATE TABLE notes (
+            "CREATE INDEX items_status_created ON items (status, created)",
+            "CREATE INDEX items_created ON items (created)",
+            """CREATE TABLE notes (
             id {serial},
             item_id TEXT NOT NULL REFERENCES items (id),
             at TEXT NOT NULL,
@@ -47,8 +49,8 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             key_id TEXT NOT NULL,
             payload {blob} NOT NULL
         )""",
-        "CREATE INDEX notes_item ON notes (item_id)",
-        """CREATE TABLE audit (
+            "CREATE INDEX notes_item ON notes (item_id)",
+            """CREATE TABLE audit (
             seq BIGINT PRIMARY KEY,
             at TEXT NOT NULL,
             actor TEXT NOT NULL,
@@ -58,14 +60,15 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             prev_hash TEXT NOT NULL,
             hash TEXT NOT NULL
         )""",
-        "CREATE INDEX audit_item ON audit (item_id)",
-        """CREATE TABLE audit_head (
+            "CREATE INDEX audit_item ON audit (item_id)",
+            """CREATE TABLE audit_head (
             id INTEGER PRIMARY KEY CHECK (id = 1),
             seq BIGINT NOT NULL,
             hash TEXT NOT NULL
         )""",
-        f"INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS}')",
-    )),
+            f"INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{GENESIS}')",
+        ),
+    ),
 )
 
 DIALECTS = {
@@ -73,7 +76,9 @@ DIALECTS = {
     "postgres": {"blob": "BYTEA", "serial": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"},
 }
 
-VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)"
+VERSION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)"
+)
 
 
 def pending(current: int, dialect: str) -> list[tuple[int, list[str]]]:

@@ -37,7 +37,11 @@ class PostgresStore(SqlStore):
 
     async def _connect(self) -> None:
         pool = AsyncConnectionPool(
-            self._conninfo, min_size=1, max_size=self._pool_size, open=False, timeout=15,
+            self._conninfo,
+            min_size=1,
+            max_size=self._pool_size,
+            open=False,
+            timeout=15,
             kwargs={"connect_timeout": 10, "application_name": "outbound-guard"},
         )
         try:

@@ -66,7 +66,7 @@ def mask_subject(subject: str, segments: Sequence[dict[str, Any]], findings: Seq
     for f in findings:
         try:
             text = str(segments[int(f.get("segment", 0))]["text"])
-            value = text[int(f["start"]):int(f["end"])]
+            value = text[int(f["start"]) : int(f["end"])]
         except (IndexError, KeyError, TypeError, ValueError):
             continue
         if len(value) >= 3 and value in out:
@@ -85,14 +85,47 @@ def _dt(value: str | None) -> datetime | None:
 
 
 def _summary(row: Sequence[Any]) -> ItemSummary:
-    (item_id, status, channel, created, updated, sender, recipients, route, types, severity, explanation,
-     subject, decided_by, decided_at, approvals, attempts, last_error, size, purged_at) = row[:19]
+    (
+        item_id,
+        status,
+        channel,
+        created,
+        updated,
+        sender,
+        recipients,
+        route,
+        types,
+        severity,
+        explanation,
+        subject,
+        decided_by,
+        decided_at,
+        approvals,
+        attempts,
+        last_error,
+        size,
+        purged_at,
+    ) = row[:19]
     return ItemSummary(
-        id=item_id, status=Status(status), channel=channel, created=parse_iso(created), sender=sender,
-        recipients=tuple(_loads(recipients, [])), route=route, types=dict(_loads(types, {})), severity=severity,
-        explanation=explanation, subject=subject, decided_by=decided_by, approvals=tuple(_loads(approvals, [])),
-        attempts=int(attempts), last_error=last_error, updated=_dt(updated), decided_at=_dt(decided_at),
-        size=int(size), purged=purged_at is not None,
+        id=item_id,
+        status=Status(status),
+        channel=channel,
+        created=parse_iso(created),
+        sender=sender,
+        recipients=tuple(_loads(recipients, [])),
+        route=route,
+        types=dict(_loads(types, {})),
+        severity=severity,
+        explanation=explanation,
+        subject=subject,
+        decided_by=decided_by,
+        approvals=tuple(_loads(approvals, [])),
+        attempts=int(attempts),
+        last_error=last_error,
+        updated=_dt(updated),
+        decided_at=_dt(decided_at),
+        size=int(size),
+        purged=purged_at is not None,
     )
 
 
@@ -150,11 +183,15 @@ class SqlStore(abc.ABC):
         row = await cur.fetchone()
         current = int(row[0]) if row else 0
         if current > migrations.LATEST:
-            raise StoreError(f"database schema version {current} is newer than this guard ({migrations.LATEST})")
+            raise StoreError(
+                f"database schema version {current} is newer than this guard ({migrations.LATEST})"
+            )
         for version, statements in migrations.pending(current, self.dialect):
             for sql in statements:
                 await cur.execute(sql)
-            await cur.execute("INSERT INTO schema_version (version, applied) VALUES (%s, %s)", (version, now_iso()))
+            await cur.execute(
+                "INSERT INTO schema_version (version, applied) VALUES (%s, %s)", (version, now_iso())
+            )
 
     # -- sealing -------------------------------------------------------------------------
     def _seal(self, item_id: str, data: dict[str, Any]) -> tuple[str, bytes]:
@@ -185,7 +222,9 @@ class SqlStore(abc.ABC):
         async with self._tx() as cur:
             await self._append(cur, actor, action, item_id, details)
 
-    async def audit_entries(self, *, item_id: str | None = None, limit: int | None = None) -> list[AuditEntry]:
+    async def audit_entries(
+        self, *, item_id: str | None = None, limit: int | None = None
+    ) -> list[AuditEntry]:
         sql = "SELECT seq, at, actor, action, item_id, details, prev_hash, hash FROM audit"
         params: list[Any] = []
         if item_id is not None:
@@ -205,7 +244,9 @@ class SqlStore(abc.ABC):
         async with self._tx() as cur:
             await cur.execute("SELECT seq, hash FROM audit_head WHERE id = 1")
             head = await cur.fetchone()
-            await cur.execute("SELECT seq, at, actor, action, item_id, details, prev_hash, hash FROM audit ORDER BY seq")
+            await cur.execute(
+                "SELECT seq, at, actor, action, item_id, details, prev_hash, hash FROM audit ORDER BY seq"
+            )
             rows = await cur.fetchall()
         return chain.verify(
             (chain.Row(int(r[0]), *r[1:]) for r in rows), (int(head[0]), str(head[1])) if head else None
@@ -216,8 +257,13 @@ class SqlStore(abc.ABC):
         now = now_iso()
         types = {str(k): int(v) for k, v in sorted(item.types.items())}
         sealed = {
-            "v": 1, "content": base64.b64encode(item.content).decode("ascii"), "envelope": item.envelope,
-            "findings": item.findings, "segments": item.segments, "rows": list(item.rows), "subject": item.subject,
+            "v": 1,
+            "content": base64.b64encode(item.content).decode("ascii"),
+            "envelope": item.envelope,
+            "findings": item.findings,
+            "segments": item.segments,
+            "rows": list(item.rows),
+            "subject": item.subject,
         }
         subject = mask_subject(item.subject, item.segments, item.findings)
         for _ in range(8):
@@ -225,20 +271,47 @@ class SqlStore(abc.ABC):
             key_id, blob = self._seal(item_id, sealed)
             async with self._tx() as cur:
                 await cur.execute(
-                    "INSERT INTO items (id, created, updated, status, channel, sender, recipients, route, types, "
-                    "types_index, severity, explanation, subject, size, key_id, payload, approvals) "
+                    "INSERT INTO items (id, created, updated, status, channel, sender, recipients, route, "
+                    "types, types_index, severity, explanation, subject, size, key_id, payload, approvals) "
                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                     "ON CONFLICT (id) DO NOTHING RETURNING id",
-                    (item_id, now, now, Status.HELD.value, item.channel, item.sender, json.dumps(list(item.recipients)),
-                     item.route, json.dumps(types), "," + ",".join(types) + ",", item.severity, item.explanation,
-                     subject, len(item.content), key_id, blob, "[]"),
+                    (
+                        item_id,
+                        now,
+                        now,
+                        Status.HELD.value,
+                        item.channel,
+                        item.sender,
+                        json.dumps(list(item.recipients)),
+                        item.route,
+                        json.dumps(types),
+                        "," + ",".join(types) + ",",
+                        item.severity,
+                        item.explanation,
+                        subject,
+                        len(item.content),
+                        key_id,
+                        blob,
+                        "[]",
+                    ),
                 )
                 if await cur.fetchone() is None:
                     continue  # id collision: nothing written, try another
-                await self._append(cur, "guard", "quarantine", item_id, {
-                    "channel": item.channel, "route": item.route, "types": types, "severity": item.severity,
-                    "action": item.action, "rows": list(item.rows), "size": len(item.content),
-                })
+                await self._append(
+                    cur,
+                    "guard",
+                    "quarantine",
+                    item_id,
+                    {
+                        "channel": item.channel,
+                        "route": item.route,
+                        "types": types,
+                        "severity": item.severity,
+                        "action": item.action,
+                        "rows": list(item.rows),
+                        "size": len(item.content),
+                    },
+                )
             return item_id
         raise StoreError("could not allocate a quarantine id")
 
@@ -262,16 +335,25 @@ class SqlStore(abc.ABC):
         summary = _summary(row)
         key_id, blob = row[19], row[20]
         if blob is None:
-            return Item(summary=summary, content=b"", envelope={}, findings=[], segments=[], rows=[], notes=notes)
+            return Item(
+                summary=summary, content=b"", envelope={}, findings=[], segments=[], rows=[], notes=notes
+            )
         data = self._open_sealed(summary.id, key_id, blob)
         return Item(
-            summary=summary, content=base64.b64decode(data["content"]), envelope=dict(data.get("envelope") or {}),
-            findings=list(data.get("findings") or []), segments=list(data.get("segments") or []),
-            rows=list(data.get("rows") or []), notes=notes, subject=str(data.get("subject") or ""),
+            summary=summary,
+            content=base64.b64decode(data["content"]),
+            envelope=dict(data.get("envelope") or {}),
+            findings=list(data.get("findings") or []),
+            segments=list(data.get("segments") or []),
+            rows=list(data.get("rows") or []),
+            notes=notes,
+            subject=str(data.get("subject") or ""),
         )
 
     async def _notes(self, cur: Cursor, item_id: str) -> list[dict[str, Any]]:
-        await cur.execute("SELECT id, at, actor, key_id, payload FROM notes WHERE item_id = %s ORDER BY id", (item_id,))
+        await cur.execute(
+            "SELECT id, at, actor, key_id, payload FROM notes WHERE item_id = %s ORDER BY id", (item_id,)
+        )
         out = []
         for note_id, at, actor, key_id, blob in await cur.fetchall():
             text = self.keyring.decrypt(key_id, bytes(blob), f"{item_id}/note/{at}").decode("utf-8")
@@ -281,7 +363,9 @@ class SqlStore(abc.ABC):
     async def get(self, item_id: str) -> Item:
         item_id = normalise_id(item_id)
         async with self._tx() as cur:
-            await cur.execute(f"SELECT {SUMMARY_COLUMNS}, key_id, payload FROM items WHERE id = %s", (item_id,))
+            await cur.execute(
+                f"SELECT {SUMMARY_COLUMNS}, key_id, payload FROM items WHERE id = %s", (item_id,)
+            )
             row = await cur.fetchone()
             if row is None:
                 raise NotFound(f"no quarantine item {item_id}")
@@ -305,19 +389,28 @@ class SqlStore(abc.ABC):
         return where, params
 
     async def list(
-        self, *, status: str | None = None, channel: str | None = None, type: str | None = None,
-        limit: int = 50, offset: int = 0,
+        self,
+        *,
+        status: str | None = None,
+        channel: str | None = None,
+        type: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> list[ItemSummary]:
         where, params = self._where(status, channel, type)
         params += [max(1, min(int(limit), 1000)), max(0, int(offset))]
         async with self._tx() as cur:
             await cur.execute(
-                f"SELECT {SUMMARY_COLUMNS} FROM items{where} ORDER BY created DESC, id DESC LIMIT %s OFFSET %s", params
+                f"SELECT {SUMMARY_COLUMNS} FROM items{where} "
+                "ORDER BY created DESC, id DESC LIMIT %s OFFSET %s",
+                params,
             )
             rows = await cur.fetchall()
         return [_summary(r) for r in rows]
 
-    async def count(self, *, status: str | None = None, channel: str | None = None, type: str | None = None) -> int:
+    async def count(
+        self, *, status: str | None = None, channel: str | None = None, type: str | None = None
+    ) -> int:
         where, params = self._where(status, channel, type)
         async with self._tx() as cur:
             await cur.execute(f"SELECT COUNT(*) FROM items{where}", params)
@@ -367,8 +460,12 @@ class SqlStore(abc.ABC):
             row = await cur.fetchone()
             if row is None:
                 status = await self._status(cur, item_id)
-                raise Conflict(f"{item_id} is {status.value}; only held or release_failed items can be released")
-            await self._append(cur, actor, "release_claimed", item_id, {"reason": reason, "attempt": int(row[15])})
+                raise Conflict(
+                    f"{item_id} is {status.value}; only held or release_failed items can be released"
+                )
+            await self._append(
+                cur, actor, "release_claimed", item_id, {"reason": reason, "attempt": int(row[15])}
+            )
             notes = await self._notes(cur, item_id)
         return self._item(row, notes)
 
@@ -406,7 +503,8 @@ class SqlStore(abc.ABC):
                 raise Conflict(f"{actor} already approved {item_id}")
             approvals = [*summary.approvals, actor]
             await cur.execute(
-                "UPDATE items SET approvals = %s, updated = %s WHERE id = %s", (json.dumps(approvals), now_iso(), item_id)
+                "UPDATE items SET approvals = %s, updated = %s WHERE id = %s",
+                (json.dumps(approvals), now_iso(), item_id),
             )
             await self._append(cur, actor, "approved", item_id, {"approvals": len(approvals)})
         return await self.summary(item_id)
@@ -422,7 +520,9 @@ class SqlStore(abc.ABC):
             )
             if await cur.fetchone() is None:
                 status = await self._status(cur, item_id)
-                raise Conflict(f"{item_id} is {status.value}; only held or release_failed items can be rejected")
+                raise Conflict(
+                    f"{item_id} is {status.value}; only held or release_failed items can be rejected"
+                )
             await self._append(cur, actor, "rejected", item_id, {"reason": reason})
 
     async def add_note(self, item_id: str, actor: str, note: str) -> None:
@@ -454,12 +554,23 @@ class SqlStore(abc.ABC):
                 (now, cutoff, Status.RELEASED.value, Status.REJECTED.value),
             )
             erased = sorted(r[0] for r in await cur.fetchall())
-            await cur.execute("DELETE FROM notes WHERE item_id IN (SELECT id FROM items WHERE purged_at IS NOT NULL)")
+            await cur.execute(
+                "DELETE FROM notes WHERE item_id IN (SELECT id FROM items WHERE purged_at IS NOT NULL)"
+            )
             if expired or erased:
-                await self._append(cur, actor, "purge", None, {
-                    "older_than_days": older_than_days, "expired": expired[:1000], "erased": erased[:1000],
-                    "expired_count": len(expired), "erased_count": len(erased),
-                })
+                await self._append(
+                    cur,
+                    actor,
+                    "purge",
+                    None,
+                    {
+                        "older_than_days": older_than_days,
+                        "expired": expired[:1000],
+                        "erased": erased[:1000],
+                        "expired_count": len(expired),
+                        "erased_count": len(erased),
+                    },
+                )
         return len(expired) + len(erased)
 
 

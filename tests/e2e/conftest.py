@@ -1,4 +1,4 @@
-"""E2E fixtures (Chromium drives the review UI): a running guard (real SMTP and HTTP listeners) with users, tokens and sinks."""
+"""E2E fixtures (Chromium drives the review UI): a running guard with users, tokens and sinks."""
 
 from __future__ import annotations
 

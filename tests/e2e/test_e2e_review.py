@@ -29,7 +29,10 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 MAILS = [
     ("refund for order 5521", f"Hi Dana,\n\nI refunded the card {CARD} (exp 09/27) today.\nRegards, Sam"),
     ("payroll change", "Please move my salary to IBAN DE89 3704 0044 0532 0130 00 from next month."),
-    ("account verification", "The customer social security number is 536-22-8741, please verify the account."),
+    (
+        "account verification",
+        "The customer social security number is 536-22-8741, please verify the account.",
+    ),
 ]
 
 
@@ -40,7 +43,8 @@ async def browser() -> AsyncIterator[Any]:
     playwright_api = pytest.importorskip("playwright.async_api")
     async with playwright_api.async_playwright() as p:
         b = await p.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         try:
             yield b
@@ -49,8 +53,10 @@ async def browser() -> AsyncIterator[Any]:
 
 
 def submit(port: int, subject: str, body: str, rcpt: str = "dana@northwind.test") -> str:
-    raw = (f"From: sam@example.com\r\nTo: {rcpt}\r\nSubject: {subject}\r\n"
-           f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body.replace(chr(10), chr(13) + chr(10))}\r\n").encode()
+    raw = (
+        f"From: sam@example.com\r\nTo: {rcpt}\r\nSubject: {subject}\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body.replace(chr(10), chr(13) + chr(10))}\r\n"
+    ).encode()
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
         s.ehlo()
         s.mail("sam@example.com")
@@ -91,7 +97,9 @@ async def test_reviewer_releases_a_held_mail_and_the_sink_gets_it_once(
     hit = page.locator("mark.hit").first
     assert CARD in await hit.inner_text()
     assert "CREDIT_CARD" in await page.locator("table.findings").inner_text()
-    await page.fill("form[action$='/release'] input[name=reason]", "customer asked for a copy; confirmed by phone")
+    await page.fill(
+        "form[action$='/release'] input[name=reason]", "customer asked for a copy; confirmed by phone"
+    )
     await page.screenshot(path=str(shot_path(tmp_path, "review-detail.png")), full_page=True)
     await page.click("form[action$='/release'] button[type=submit]")
     await page.wait_for_url("**msg=released")
@@ -138,9 +146,14 @@ async def test_post_without_csrf_token_is_refused(make_guard: Any, smtp_sink: An
 
     # 2. A cross-site page (other origin) auto-posts a release form to the guard: refused.
     async def evil(request: web.Request) -> web.Response:
-        return web.Response(content_type="text/html", text=(
-            f'<form id="f" method="post" action="{g.base}/review/items/{item_id}/release">'
-            '<input name="reason" value="pwned"></form><script>document.getElementById("f").submit()</script>'))
+        return web.Response(
+            content_type="text/html",
+            text=(
+                f'<form id="f" method="post" action="{g.base}/review/items/{item_id}/release">'
+                '<input name="reason" value="pwned"></form>'
+                '<script>document.getElementById("f").submit()</script>'
+            ),
+        )
 
     app = web.Application()
     app.router.add_get("/", evil)
@@ -152,7 +165,9 @@ async def test_post_without_csrf_token_is_refused(make_guard: Any, smtp_sink: An
         port = runner.addresses[0][1]
         await page.goto(f"http://localhost:{port}/")
         await page.wait_for_url(f"{g.base}/review/items/{item_id}/release")
-        assert "refused" in (await page.content()).lower() or "not logged in" in (await page.content()).lower()
+        assert (
+            "refused" in (await page.content()).lower() or "not logged in" in (await page.content()).lower()
+        )
     finally:
         await runner.cleanup()
     await asyncio.sleep(0.2)

@@ -1,4 +1,4 @@
-"""A scripted browser for the review UI (aiohttp client with a cookie jar): log in, read tokens, post forms."""
+"""A scripted browser for the review UI (aiohttp client, cookie jar): log in, read tokens, post forms."""
 
 from __future__ import annotations
 
@@ -38,16 +38,27 @@ class ReviewClient:
     async def login(self, user: str, password: str, code: str = "") -> tuple[int, str]:
         status, page = await self.get("/review/login")
         assert status == 200
-        data = {"csrf": csrf_of(page), "username": user, "password": password, "code": code,
-                "next": "/review/queue"}
+        data = {
+            "csrf": csrf_of(page),
+            "username": user,
+            "password": password,
+            "code": code,
+            "next": "/review/queue",
+        }
         async with self.session.post(self.base + "/review/login", data=data) as r:
             text = await r.text()
             if 'name="csrf"' in text:
                 self.csrf = csrf_of(text)
             return r.status, text
 
-    async def post(self, path: str, data: dict[str, str] | None = None, *, csrf: bool = True,
-                   headers: dict[str, str] | None = None) -> tuple[int, str, str]:
+    async def post(
+        self,
+        path: str,
+        data: dict[str, str] | None = None,
+        *,
+        csrf: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, str, str]:
         """Returns (status, final URL, body) after following the redirect."""
         form = dict(data or {})
         if csrf:

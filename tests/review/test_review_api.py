@@ -32,7 +32,9 @@ async def test_listing_and_viewer_detail_hold_no_values(make_guard) -> None:
     g = await make_guard()
     item_id = await g.store.put(mail_item())
     async with aiohttp.ClientSession() as s:
-        async with s.get(g.base + "/api/v1/quarantine?status=held&type=CREDIT_CARD", headers=bearer("viewer")) as r:
+        async with s.get(
+            g.base + "/api/v1/quarantine?status=held&type=CREDIT_CARD", headers=bearer("viewer")
+        ) as r:
             body = await r.text()
             data = await r.json()
         assert r.status == 200 and data["total"] == 1 and data["items"][0]["id"] == item_id
@@ -45,7 +47,7 @@ async def test_listing_and_viewer_detail_hold_no_values(make_guard) -> None:
             detail = await r.json()
         assert detail["revealed"] is True and CARD in detail["segments"][1]["text"]
         mark = detail["segments"][1]["marks"][0]
-        assert detail["segments"][1]["text"][mark["start"]:mark["end"]] == CARD
+        assert detail["segments"][1]["text"][mark["start"] : mark["end"]] == CARD
         for query in ("status=bogus", "limit=0", "limit=x", "channel=fax"):
             async with s.get(g.base + f"/api/v1/quarantine?{query}", headers=bearer("viewer")) as r:
                 assert r.status == 400, query
@@ -89,7 +91,9 @@ async def test_reject_approve_and_notes(make_guard) -> None:
     item_id = await g.store.put(mail_item())
     async with aiohttp.ClientSession() as s:
         base = g.base + f"/api/v1/quarantine/{item_id}"
-        async with s.post(base + "/notes", json={"note": "asked the sender"}, headers=bearer("reviewer")) as r:
+        async with s.post(
+            base + "/notes", json={"note": "asked the sender"}, headers=bearer("reviewer")
+        ) as r:
             assert r.status == 201
         async with s.post(base + "/notes", json={"note": ""}, headers=bearer("reviewer")) as r:
             assert r.status == 400

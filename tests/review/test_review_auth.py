@@ -21,8 +21,17 @@ class Clock:
 
 def make_auth(**review: object) -> tuple[Authenticator, Clock]:
     clock = Clock()
-    settings = ReviewSettings(users=[ReviewUser(name="alice", password_hash=hash_password("pw-alice-1"),
-                                                role="reviewer", totp_secret=RFC_SECRET)], **review)
+    settings = ReviewSettings(
+        users=[
+            ReviewUser(
+                name="alice",
+                password_hash=hash_password("pw-alice-1"),
+                role="reviewer",
+                totp_secret=RFC_SECRET,
+            )
+        ],
+        **review,
+    )
     return Authenticator(settings, b"k" * 32, clock=clock), clock
 
 

@@ -75,7 +75,9 @@ async def test_release_reject_and_verify(config: Path, smtp_sink: Any, capsys) -
     code, _, err = await run(capsys, "quarantine", "release", a, "--config", str(config))
     assert code == 1 and "refused" in err and "released" in err
     await smtp_sink.wait_for(1)
-    assert len(smtp_sink.messages) == 1 and str(smtp_sink.messages[0].header("X-Guard-Released")).startswith(a)
+    assert len(smtp_sink.messages) == 1 and str(smtp_sink.messages[0].header("X-Guard-Released")).startswith(
+        a
+    )
     code, out, _ = await run(capsys, "quarantine", "reject", b, "--reason", "no", "--config", str(config))
     assert code == 0 and "rejected" in out
     code, out, _ = await run(capsys, "audit", "verify", "--config", str(config))
@@ -91,7 +93,9 @@ async def test_failed_release_exits_1_and_stays_retriable(config: Path, smtp_sin
     smtp_sink.fail_with("451 4.3.0 later", times=1)
     code, _, err = await run(capsys, "quarantine", "release", item_id, "--config", str(config))
     assert code == 1 and "release_failed" in err
-    code, out, _ = await run(capsys, "quarantine", "list", "--status", "release_failed", "--config", str(config))
+    code, out, _ = await run(
+        capsys, "quarantine", "list", "--status", "release_failed", "--config", str(config)
+    )
     assert item_id in out
     code, _, _ = await run(capsys, "quarantine", "release", item_id, "--config", str(config))
     assert code == 0 and len(smtp_sink.messages) == 1

@@ -20,9 +20,21 @@ async def test_schemathesis_finds_no_failures(make_guard, smtp_sink, tmp_path: P
     for i in range(3):
         await g.store.put(mail_item(marker=str(i)))
     proc = await asyncio.create_subprocess_exec(
-        st, "run", g.base + "/api/v1/openapi-quarantine.yaml", "--url", g.base + "/",
-        "-H", f"Authorization: Bearer {TOKENS['admin']}", "--checks", "all", "--max-examples", "10",
-        "--no-color", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=tmp_path,
+        st,
+        "run",
+        g.base + "/api/v1/openapi-quarantine.yaml",
+        "--url",
+        g.base + "/",
+        "-H",
+        f"Authorization: Bearer {TOKENS['admin']}",
+        "--checks",
+        "all",
+        "--max-examples",
+        "10",
+        "--no-color",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        cwd=tmp_path,
     )
     out, _ = await asyncio.wait_for(proc.communicate(), timeout=150)
     report = out.decode(errors="replace")

@@ -38,9 +38,10 @@ async def test_lockout_after_repeated_failures(make_guard) -> None:
 
 async def test_login_form_without_csrf_is_refused(make_guard) -> None:
     g = await make_guard()
-    async with aiohttp.ClientSession() as s, s.post(
-        g.base + "/review/login", data={"username": "alice", "password": PASSWORDS["alice"]}
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(g.base + "/review/login", data={"username": "alice", "password": PASSWORDS["alice"]}) as r,
+    ):
         assert r.status == 403
         assert "guard_review" not in r.cookies
 
@@ -50,7 +51,9 @@ async def test_totp_second_factor(make_guard) -> None:
     async with ReviewClient(g.base) as c:
         status, page = await c.login("tom", PASSWORDS["tom"])
         assert status == 401 and "6-digit code" in page
-        status, page = await c.login("tom", PASSWORDS["tom"], "000000" if totp(TOTP_SECRET) != "000000" else "111111")
+        status, page = await c.login(
+            "tom", PASSWORDS["tom"], "000000" if totp(TOTP_SECRET) != "000000" else "111111"
+        )
         assert status == 401
         status, page = await c.login("tom", PASSWORDS["tom"], totp(TOTP_SECRET))
         assert status == 200 and "Quarantine queue" in page
@@ -70,9 +73,12 @@ async def test_session_cookie_flags(make_guard) -> None:
         async with s.get(g.base + "/review/login", headers=host) as r:
             pre = r.cookies["guard_login"].value
             csrf = csrf_of(await r.text())
-        async with s.post(g.base + "/review/login", allow_redirects=False,
-                          headers={"Cookie": f"guard_login={pre}", **host},
-                          data={"csrf": csrf, "username": "alice", "password": PASSWORDS["alice"]}) as r:
+        async with s.post(
+            g.base + "/review/login",
+            allow_redirects=False,
+            headers={"Cookie": f"guard_login={pre}", **host},
+            data={"csrf": csrf, "username": "alice", "password": PASSWORDS["alice"]},
+        ) as r:
             assert r.status == 303
             cookie = next(c for c in r.headers.getall("Set-Cookie") if c.startswith("guard_review="))
         assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Strict" in cookie
@@ -96,7 +102,7 @@ async def test_viewer_sees_masked_values_reviewer_sees_them_highlighted(make_gua
     async with ReviewClient(g.base) as reviewer:
         await reviewer.login("alice", PASSWORDS["alice"])
         _, detail = await reviewer.get(f"/review/items/{item_id}")
-        assert f'<mark class="hit" title="CREDIT_CARD' in detail and f">{CARD}<small>" in detail
+        assert '<mark class="hit" title="CREDIT_CARD' in detail and f">{CARD}<small>" in detail
         assert "Release and deliver" in detail
     views = [e for e in await g.store.audit_entries(item_id=item_id) if e.action == "view"]
     assert [e.actor for e in views] == ["alice"]  # a reviewer's look at the values is audited
@@ -133,8 +139,9 @@ async def test_post_without_csrf_or_cross_site_is_refused(make_guard, smtp_sink)
         assert status == 403 and "CSRF" in page
         status, _, page = await c.post(f"/review/items/{item_id}/release", {"csrf": "forged"}, csrf=False)
         assert status == 403
-        status, _, page = await c.post(f"/review/items/{item_id}/release",
-                                       headers={"Origin": "https://evil.example"})
+        status, _, page = await c.post(
+            f"/review/items/{item_id}/release", headers={"Origin": "https://evil.example"}
+        )
         assert status == 403 and "Cross-site" in page
     assert (await g.store.summary(item_id)).status == Status.HELD
     assert smtp_sink.messages == []
@@ -178,7 +185,9 @@ async def test_reject_with_notice_to_sender(make_guard, smtp_sink) -> None:
     async with ReviewClient(g.base) as c:
         await c.login("alice", PASSWORDS["alice"])
         await c.get(f"/review/items/{item_id}")
-        _, url, _ = await c.post(f"/review/items/{item_id}/reject", {"reason": "use the portal", "notify": "on"})
+        _, url, _ = await c.post(
+            f"/review/items/{item_id}/reject", {"reason": "use the portal", "notify": "on"}
+        )
         assert url.endswith("msg=rejected_notified")
     [notice] = await smtp_sink.wait_for(1)
     assert notice.rcpt_tos == ("agent@example.com",) and notice.mail_from in ("", "<>")  # null sender
@@ -259,8 +268,10 @@ async def test_notes_logout_and_audit_page(make_guard) -> None:
 async def test_mail_through_the_smtp_listener_is_held_then_released_once(make_guard, smtp_sink) -> None:
     """The whole path: a real SMTP client -> guard holds it -> reviewer releases -> sink gets it once."""
     g = await make_guard(smtp={"upstream": smtp_sink.url})
-    raw = (f"From: agent@example.com\r\nTo: customer@northwind.test\r\nSubject: your refund\r\n\r\n"
-           f"Hi, the card {CARD} was refunded.\r\n").encode()
+    raw = (
+        f"From: agent@example.com\r\nTo: customer@northwind.test\r\nSubject: your refund\r\n\r\n"
+        f"Hi, the card {CARD} was refunded.\r\n"
+    ).encode()
 
     def send() -> str:
         with smtplib.SMTP("127.0.0.1", g.smtp_port, timeout=10) as s:

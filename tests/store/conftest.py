@@ -19,7 +19,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def store_settings(backend: str, request: pytest.FixtureRequest, make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
+def store_settings(
+    backend: str, request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
+) -> Callable[..., Settings]:
     """Settings pointing at a fresh database of the parametrised backend."""
     url: str | None = None
     if backend == "postgres":

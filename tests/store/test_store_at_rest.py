@@ -71,7 +71,9 @@ async def test_postgres_tables_and_data_files_hold_no_value(pg_cluster: PgCluste
         with psycopg.connect(url, autocommit=True) as conn:
             dump = []
             for table in ("items", "notes", "audit", "audit_head"):
-                dump += [str(r[0]) for r in conn.execute(f"SELECT row_to_json(t)::text FROM {table} t").fetchall()]
+                dump += [
+                    str(r[0]) for r in conn.execute(f"SELECT row_to_json(t)::text FROM {table} t").fetchall()
+                ]
             conn.execute("CHECKPOINT")
         text = "\n".join(dump)
         assert "agent@example.com" in text and "CREDIT_CARD" in text
@@ -121,7 +123,9 @@ async def test_ciphertext_moved_to_another_row_fails_its_check(make_settings) ->
         a = await store.put(mail_item(marker="a"))
         b = await store.put(mail_item(marker="b"))
         async with store._tx() as cur:
-            await cur.execute("UPDATE items SET payload = (SELECT payload FROM items WHERE id = %s) WHERE id = %s", (a, b))
+            await cur.execute(
+                "UPDATE items SET payload = (SELECT payload FROM items WHERE id = %s) WHERE id = %s", (a, b)
+            )
         with pytest.raises(StoreError, match="integrity"):
             await store.get(b)
     finally:
@@ -147,10 +151,13 @@ async def test_generated_key_file_is_private_and_reused(make_settings) -> None:
         await open_store(settings).open()
 
 
-@pytest.mark.parametrize("keys,error", [
-    ({"k1": "not base64!"}, "not valid base64"),
-    ({"k1": "c2hvcnQ="}, "expected 32 bytes"),
-])
+@pytest.mark.parametrize(
+    "keys,error",
+    [
+        ({"k1": "not base64!"}, "not valid base64"),
+        ({"k1": "c2hvcnQ="}, "expected 32 bytes"),
+    ],
+)
 async def test_bad_keys_stop_start_up_naming_the_key(make_settings, keys: dict[str, str], error: str) -> None:
     with pytest.raises(ConfigError, match=f"store.keys.k1: {error}"):
         await open_store(make_settings(store={"keys": keys})).open()

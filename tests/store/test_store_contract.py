@@ -41,7 +41,7 @@ async def test_list_filters_pages_and_counts(store) -> None:
     ids = [await store.put(mail_item(marker=str(i))) for i in range(3)]
     chat_id = await store.put(chat_item())
     listed = await store.list()
-    assert [s.id for s in listed][0] == chat_id  # newest first
+    assert listed[0].id == chat_id  # newest first
     assert {s.id for s in listed} == {*ids, chat_id}
     assert [s.id for s in await store.list(channel="chat")] == [chat_id]
     assert len(await store.list(type="US_SSN")) == 3

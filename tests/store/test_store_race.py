@@ -45,8 +45,10 @@ async def test_two_processes_on_postgres_deliver_each_item_once(
         ids = [await store.put(mail_item(marker=f"race-{i}")) for i in range(ROUNDS)]
         ctx = multiprocessing.get_context("spawn")
         barrier, results = ctx.Barrier(2), ctx.Queue()
-        procs = [ctx.Process(target=race_worker.run, args=(f"instance-{n}", data, ids, barrier, results))
-                 for n in ("a", "b")]
+        procs = [
+            ctx.Process(target=race_worker.run, args=(f"instance-{n}", data, ids, barrier, results))
+            for n in ("a", "b")
+        ]
         for p in procs:
             p.start()
         outcomes: list[tuple[str, str, str]] = []
@@ -75,8 +77,11 @@ async def test_two_processes_on_postgres_deliver_each_item_once(
 
 
 async def _race(releasers: list[Releaser], item_id: str) -> list[Any]:
-    return list(await asyncio.gather(*(r.release(item_id, f"r{n}") for n, r in enumerate(releasers)),
-                                     return_exceptions=True))
+    return list(
+        await asyncio.gather(
+            *(r.release(item_id, f"r{n}") for n, r in enumerate(releasers)), return_exceptions=True
+        )
+    )
 
 
 @pytest.mark.parametrize("instances", [1, 2], ids=["one-store", "two-stores-one-file"])

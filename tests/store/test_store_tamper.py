@@ -19,8 +19,10 @@ from guard.store import audit as chain
 def write_config(store: Any, path: Path) -> Path:
     s = store.settings
     keys = ", ".join(f'{k} = "{v}"' for k, v in s.store.keys.items())
-    path.write_text(f'data_dir = "{s.data_dir}"\n[store]\nurl = "{s.store.url}"\nkeys = {{ {keys} }}\n'
-                    '[log]\nlevel = "WARNING"\n')
+    path.write_text(
+        f'data_dir = "{s.data_dir}"\n[store]\nurl = "{s.store.url}"\nkeys = {{ {keys} }}\n'
+        '[log]\nlevel = "WARNING"\n'
+    )
     return path
 
 
@@ -51,18 +53,27 @@ async def _history(store: Any) -> None:
 
 def _rehash_from(store: Any, seq: int) -> None:
     """A careful attacker: after editing entry `seq`, recompute its hash (but not the later links)."""
-    row = raw_sql(store, "SELECT seq, at, actor, action, item_id, details, prev_hash FROM audit WHERE seq = %s", (seq,))[0]
+    row = raw_sql(
+        store, "SELECT seq, at, actor, action, item_id, details, prev_hash FROM audit WHERE seq = %s", (seq,)
+    )[0]
     digest = chain.entry_hash(row[6], int(row[0]), row[1], row[2], row[3], row[4], row[5])
     raw_sql(store, "UPDATE audit SET hash = %s WHERE seq = %s", (digest, seq))
 
 
 TAMPERING = {
-    "edit-reason": ("UPDATE audit SET details = %s WHERE seq = 4", (json.dumps({"reason": "approved"}),),
-                    "entry 4: content does not match its hash"),
+    "edit-reason": (
+        "UPDATE audit SET details = %s WHERE seq = 4",
+        (json.dumps({"reason": "approved"}),),
+        "entry 4: content does not match its hash",
+    ),
     "edit-actor": ("UPDATE audit SET actor = 'mallory' WHERE seq = 2", (), "entry 2: content does not match"),
     "delete-middle": ("DELETE FROM audit WHERE seq = 3", (), "entry 3 missing"),
     "delete-last": ("DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit)", (), "entries deleted"),
-    "edit-and-rehash": ("UPDATE audit SET action = 'released' WHERE seq = 4", (), "entry 5: link to the previous"),
+    "edit-and-rehash": (
+        "UPDATE audit SET action = 'released' WHERE seq = 4",
+        (),
+        "entry 5: link to the previous",
+    ),
 }
 
 
@@ -81,7 +92,9 @@ async def test_audit_verify_reports_tampering(store, tmp_path: Path, capsys, cas
     assert not (await store.audit_verify()).ok
 
 
-async def test_head_record_rewritten_with_the_log_is_caught_only_by_the_anchor(store, tmp_path, capsys) -> None:
+async def test_head_record_rewritten_with_the_log_is_caught_only_by_the_anchor(
+    store, tmp_path, capsys
+) -> None:
     """Deleting the last entry AND fixing the head passes the chain check; the printed head hash
     (kept elsewhere) is what shows it. This pins the documented limit of a self-contained chain."""
     await _history(store)
