@@ -19,6 +19,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from guard.errors import ConfigError
@@ -121,6 +122,11 @@ class HttpSettings(_Section):
     @classmethod
     def _listen(cls, value: str) -> str:
         return _check_listen(value)
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _metrics_listen(cls, value: str) -> str:
+        return _check_listen(value) if value else value
 
 
 class StoreSettings(_Section):
@@ -272,7 +278,33 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     for key, value in overrides.items():
         data[key] = value
+    _check_environment(origin)
     try:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, origin)) from None
+    except SettingsError as exc:  # e.g. a GUARD_… variable holding malformed JSON
+        field = str(exc).split('field "', 1)[-1].split('"', 1)[0]
+        names = sorted(k for k in os.environ if k.upper().startswith(f"GUARD_{field.upper()}"))
+        raise ConfigError(f"environment: {', '.join(names) or 'GUARD_' + field.upper()}: not valid JSON "
+                          f"(lists and tables are given as JSON)") from None
+
+
+def _check_environment(origin: str) -> None:
+    """A GUARD_… variable that names no setting is a typo: say so rather than ignore it."""
+    sections = {name.upper(): info for name, info in Settings.model_fields.items()}
+    unknown = []
+    for key in os.environ:
+        if not key.upper().startswith("GUARD_"):
+            continue
+        parts = key[len("GUARD_"):].upper().split("__")
+        top = parts[0]
+        if top not in sections:
+            unknown.append(key)
+            continue
+        annotation = sections[top].annotation
+        if len(parts) > 1 and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if parts[1].lower() not in annotation.model_fields:
+                unknown.append(key)
+    if unknown:
+        raise ConfigError("; ".join(f"environment: {k}: unknown setting" for k in sorted(unknown)))

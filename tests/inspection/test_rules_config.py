@@ -88,3 +88,16 @@ def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("GUARD_SMTP__LISTEN", "bad")
     with pytest.raises(ConfigError, match="smtp.listen"):
         load_settings(path)
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("GUARD_DATADIR", "x", "GUARD_DATADIR: unknown setting"),
+    ("GUARD_SMTP__LISTN", "x", "GUARD_SMTP__LISTN: unknown setting"),
+    ("GUARD_ORG__INTERNAL_DOMAINS", "[not json", "GUARD_ORG__INTERNAL_DOMAINS: not valid JSON"),
+    ("GUARD_HTTP__METRICS_LISTEN", "nonsense", "http.metrics_listen"),
+])
+def test_bad_environment_is_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as err:
+        load_settings(None)
+    assert message in str(err.value)
