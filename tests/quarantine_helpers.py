@@ -28,7 +28,7 @@ CARD = "4111 1111 1111 1111"
 SSN = "078-05-1120"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -67,7 +67,7 @@ class PgCluster:
         if os.geteuid() == 0:
             shutil.chown(root, "postgres", "postgres")
             as_user = ["runuser", "-u", "postgres", "--"]
-        cluster = cls(bindir=bindir, root=root, port=_free_port(), as_user=as_user)
+        cluster = cls(bindir=bindir, root=root, port=free_port(), as_user=as_user)
         data = root / "data"
         cluster.run(
             str(bindir / "initdb"),

@@ -246,6 +246,7 @@ async def login_page(request: web.Request, *, error: str = "", status: int = 200
         "error": error,
         "login_csrf": auth.csrf_token("login/" + pre),
         "totp_required": auth.settings.require_totp,
+        "no_users": not auth.settings.users,
     }
     resp = render(request, "review_login.html", ctx, status=status)
     _set_cookie(request, resp, LOGIN_COOKIE, pre, 600)

@@ -296,3 +296,10 @@ async def test_mail_through_the_smtp_listener_is_held_then_released_once(make_gu
     [msg] = await smtp_sink.wait_for(1)
     await asyncio.sleep(0.1)
     assert len(smtp_sink.messages) == 1 and CARD.encode() in msg.content
+
+
+async def test_login_page_says_how_to_add_the_first_user(make_guard) -> None:
+    g = await make_guard(review={"users": []})
+    async with ReviewClient(g.base) as c:
+        _, page = await c.get("/review/login")
+    assert "No review users are configured yet" in page and "guard user add" in page

@@ -45,3 +45,8 @@ async def store(store_settings: Callable[..., Settings]) -> Any:
         yield s
     finally:
         await s.close()
+
+
+# Some tests elsewhere do `from conftest import free_port`; "conftest" is whichever conftest
+# module pytest imported last, so every conftest offers it.
+from quarantine_helpers import free_port  # noqa: E402, F401
