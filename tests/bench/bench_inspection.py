@@ -573,9 +573,9 @@ def machine() -> dict[str, str]:
         git = ["git", "-C", str(REPO)]
         commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                 timeout=10).stdout.strip() or "unknown"
-        if subprocess.run([*git, "status", "--porcelain", "guard"], capture_output=True, text=True,
-                          timeout=10).stdout.strip():
-            commit += " (with uncommitted changes under guard/)"
+        if subprocess.run([*git, "status", "--porcelain", "guard/inspection", "rules"], capture_output=True,
+                          text=True, timeout=10).stdout.strip():
+            commit += " (with uncommitted changes to the inspection code or rules)"
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
     return {"nproc": str(os.cpu_count()), "cpu": model, "python": platform.python_version(),
