@@ -110,6 +110,7 @@ class Dispatcher:
         started = time.perf_counter()
         counts = verdict.counts()
         self._count(tx, verdict, counts)
+        self.services.record_verdict("smtp", verdict, message_id=tx.queue_id, size=len(tx.raw))
         outcome: Outcome | None = None
         try:
             outcome = await self.execute(tx, verdict)

@@ -90,8 +90,9 @@ def _response_error(code: int, message: str, what: str) -> TemporaryDeliveryErro
     status, text = split_status(code, message)
     detail = f"upstream refused {what}: {code} {status} {text}".strip()
     if 400 <= code < 500:
+        # Our reply is 451 4.4.0 (the next hop deferred); the upstream's own code stays in the text.
         detail = f"upstream deferred {what}: {code} {status} {text}".strip()
-        return UpstreamDeferred(detail, code=code, status=status)
+        return UpstreamDeferred(detail, code=code, status="4.4.0")
     if 500 <= code < 600:
         return UpstreamRefused(detail, code=code, status=status)
     return UpstreamDeferred(f"upstream gave an unexpected reply to {what}: {code}", code=code, status="4.4.0")

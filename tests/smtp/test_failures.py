@@ -24,7 +24,9 @@ async def test_upstream_tempfail_becomes_451_and_the_retry_goes_through(
     guard = await start_guard()
     sink.fail_with("451 4.3.0 upstream busy")
     sent = await send(guard.port, RAW)
-    assert sent.code == 451 and sent.text.startswith("4.3.0 ")
+    assert sent.code == 451 and sent.text.startswith(
+        "4.4.0 upstream deferred the message: 451 4.3.0 upstream busy"
+    )
     assert sink.messages == []
     assert guard.counter("guard_upstream_replies_total", channel="smtp", **{"class": "4xx"}) == 1
     sent = await send(guard.port, RAW)

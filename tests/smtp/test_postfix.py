@@ -204,12 +204,12 @@ async def test_451_keeps_mail_deferred_until_the_guard_recovers(
     relay: tuple[RunningGuard, Postfix], sink: SmtpSink
 ) -> None:
     _guard, postfix = relay
-    sink.fail_with("451 4.3.0 upstream busy", times=1_000_000)  # the guard answers 451 4.3.0 too
+    sink.fail_with("451 4.3.0 upstream busy", times=1_000_000)  # the guard answers 451 4.4.0
     tag = uuid.uuid4().hex
     await postfix.sendmail(build_message(to=EXTERNAL, headers={"X-Test-Id": tag}), SENDER, EXTERNAL)
 
     def deferred(entries: list[dict[str, Any]]) -> bool:
-        return any(e["queue_name"] == "deferred" and "451 4.3.0" in str(e["recipients"]) for e in entries)
+        return any(e["queue_name"] == "deferred" and "451 4.4.0" in str(e["recipients"]) for e in entries)
 
     await _until(lambda: _check(postfix.queue(), deferred), "the message to be deferred")
     assert sink.messages == []

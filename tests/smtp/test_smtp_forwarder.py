@@ -97,8 +97,8 @@ async def test_a_pooled_connection_the_upstream_dropped_is_replaced_transparentl
 @pytest.mark.parametrize(
     ("reply", "error", "code", "status"),
     [
-        ("451 4.3.0 try again later", UpstreamDeferred, 451, "4.3.0"),
-        ("452 insufficient storage", UpstreamDeferred, 452, "4.0.0"),
+        ("451 4.3.0 try again later", UpstreamDeferred, 451, "4.4.0"),
+        ("452 insufficient storage", UpstreamDeferred, 452, "4.4.0"),
         ("550 5.7.1 refused by policy", UpstreamRefused, 550, "5.7.1"),
         ("554 transaction failed", UpstreamRefused, 554, "5.0.0"),
     ],
