@@ -13,11 +13,13 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any
 
+from guard.audit_trail import VerdictAudit
 from guard.config import Settings, split_listen
 from guard.health import ready_probes
 from guard.inspection import Inspector
 from guard.logs import get_logger
 from guard.metrics import Metrics, make_metrics_refresher
+from guard.model import Verdict
 from guard.store.base import QuarantineStore
 
 
@@ -31,6 +33,12 @@ class Services:
     metrics: Metrics
     log: logging.Logger
     extras: dict[str, Any] = field(default_factory=dict)  # per-adapter shared objects (client sessions…)
+    audit: VerdictAudit | None = None  # every verdict into the audit chain, batched
+
+    def record_verdict(self, channel: str, verdict: Verdict, *, message_id: str = "", size: int = 0) -> None:
+        """The one place adapters report a decision for the audit log (metrics stay in adapters)."""
+        if self.audit is not None:
+            self.audit.record(channel, verdict, message_id=message_id, size=size)
 
 
 def build_services(settings: Settings, *, metrics: Metrics | None = None) -> Services:
@@ -44,6 +52,7 @@ def build_services(settings: Settings, *, metrics: Metrics | None = None) -> Ser
         metrics=metrics or Metrics(),
         log=get_logger("guard", settings.log),
     )
+    services.audit = VerdictAudit(services.store, services.log)
     services.extras["metrics_refresh"] = make_metrics_refresher(services)  # backlog gauges on scrape
     services.extras.setdefault("ready_probes", {}).update(ready_probes(settings))  # /readyz: upstream
     return services
@@ -69,6 +78,8 @@ class GuardServer:
 
         s = self.services.settings
         await self.services.store.open()
+        if self.services.audit is not None:
+            self.services.audit.start()
         if s.smtp.enabled:
             self.smtp_servers = await start_smtp(self.services)
             self.smtp_port = self.smtp_servers[0].sockets[0].getsockname()[1]
@@ -103,6 +114,8 @@ class GuardServer:
         for closer in self.services.extras.get("on_close", []):
             with contextlib.suppress(Exception):
                 await closer()
+        if self.services.audit is not None:
+            await self.services.audit.stop()  # write what is queued before the store closes
         await self.services.store.close()
         self.services.log.info("guard stopped", extra={"event": "stop"})
 

@@ -135,6 +135,7 @@ class CheckApi:
             return json_error(503, "inspection_failed", "the draft could not be inspected; do not send it")
         metrics = self.services.metrics
         metrics.count_verdict("api", verdict.audience.value, verdict.action.value, verdict.counts())
+        self.services.record_verdict("api", verdict, message_id=caller.name)
         metrics.inspection_seconds.labels("api").observe(verdict.duration_s)
         self.services.log.info("draft checked", extra={
             "event": "api_check", "caller": caller.name, "draft": draft.message.meta.get("draft"),

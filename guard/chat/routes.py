@@ -156,6 +156,7 @@ class ChatProxy:
             return self._fail(route, started, exc, "inspection_failed", "could not be inspected")
         action = verdict.action
         self.services.metrics.count_verdict("chat", verdict.audience.value, action.value, verdict.counts())
+        self.services.record_verdict("chat", verdict, message_id=route.name, size=len(body))
         self._inspection_seconds.observe(verdict.duration_s)
         if action is Action.ALLOW:
             return await self._forward(route, verdict, tail, query, body, request, started)

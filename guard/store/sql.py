@@ -222,6 +222,14 @@ class SqlStore(abc.ABC):
         async with self._tx() as cur:
             await self._append(cur, actor, action, item_id, details)
 
+    async def audit_many(self, actor: str, entries: list[tuple[str, str | None, dict[str, Any]]]) -> None:
+        """Append several entries in one transaction (one commit, one fsync) in order."""
+        if not entries:
+            return
+        async with self._tx() as cur:
+            for action, item_id, details in entries:
+                await self._append(cur, actor, action, item_id, details)
+
     async def audit_entries(
         self, *, item_id: str | None = None, limit: int | None = None
     ) -> list[AuditEntry]:
