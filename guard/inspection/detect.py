@@ -42,6 +42,7 @@ def _words_regex(words: list[str]) -> re.Pattern[str] | None:
 
 
 _UNANCHORED = re2._Anchor.UNANCHORED
+_PREFILTER_MIN = 8 * 1024  # below this, running every pattern is cheaper than the set's DFA
 _PREFILTER_MAX = 64 * 1024
 _PREFILTER_OVERLAP = 4 * 1024
 
@@ -152,10 +153,8 @@ class CompiledDetector:
         score = base
         cue_distance: int | None = None
         header = tables.header_for(text, start)
-        line_start = low.rfind("\n", 0, start) + 1
-        line_end = low.find("\n", end)
-        if line_end == -1:
-            line_end = len(low)
+        line_start = tables.line_start(start)
+        line_end = tables.line_end(end)
         if self.context is not None:
             ctx = det.context
             if header is not None and self.context.search(header):
@@ -267,7 +266,7 @@ class DetectionEngine:
         that no match shorter than that is cut in two. Longer matches (a PEM block) have literal
         anchors that the per-chunk set still sees. None means: run every pattern.
         """
-        if self._set is None:
+        if self._set is None or len(btext) < _PREFILTER_MIN:
             return None
         wanted: dict[int, set[int]] = {}
         n = len(btext)

@@ -160,7 +160,7 @@ def person_candidates(cd: CompiledDetector, text: str, low: str, tables: TableCo
             why.append("last name listed +0.30")
         if score == 0.0:
             continue
-        line_start = text.rfind("\n", 0, start) + 1
+        line_start = tables.line_start(start)
         prefix = text[max(line_start, start - 40):start]
         if _is_greeting(prefix):
             score += 0.3
@@ -168,7 +168,7 @@ def person_candidates(cd: CompiledDetector, text: str, low: str, tables: TableCo
         elif not prefix.strip():
             # First on its line: a signature if a closing line precedes it.
             prev_end = line_start - 1
-            prev_start = text.rfind("\n", 0, max(prev_end, 0)) + 1
+            prev_start = tables.line_start(max(prev_end, 0))
             if prev_end > 0 and _CLOSINGS.search(text[prev_start:prev_end]):
                 score += 0.3
                 why.append("signature position +0.30")

@@ -7,6 +7,8 @@ delimiter (CSV).
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 _DELIMS = ("\t", "|", ";", ",")
 
 
@@ -52,19 +54,47 @@ def _delimiter(line: str) -> str | None:
 
 
 class TableContext:
-    """Finds the header cell above a position, caching per line."""
+    """Line bounds and table headers for one text, computed once per text.
+
+    Line bounds come from a sorted list of newline offsets (bisect), so asking for the line of
+    every candidate stays linear even in a text with no line breaks at all.
+    """
 
     def __init__(self, text: str) -> None:
+        self._text = text
+        self._newlines: list[int] | None = None
         # A table needs at least two lines with delimiters; most messages have none.
         self._has_table = "\t" in text or any(text.count(d) >= 4 for d in ("|", ";", ","))
         self._cache: dict[int, list[str] | None] = {}
         self._lines: dict[int, tuple[str, str | None, int]] = {}
 
+    def _nl(self) -> list[int]:
+        if self._newlines is None:
+            text = self._text
+            out = []
+            i = text.find("\n")
+            while i != -1:
+                out.append(i)
+                i = text.find("\n", i + 1)
+            self._newlines = out
+        return self._newlines
+
+    def line_start(self, pos: int) -> int:
+        """Offset just after the last newline before `pos` (0 on the first line)."""
+        nl = self._nl()
+        i = bisect_left(nl, pos)
+        return nl[i - 1] + 1 if i else 0
+
+    def line_end(self, pos: int) -> int:
+        """Offset of the first newline at or after `pos` (the text's length on the last line)."""
+        nl = self._nl()
+        i = bisect_left(nl, pos)
+        return nl[i] if i < len(nl) else len(self._text)
+
     def _line(self, text: str, ls: int) -> tuple[str, str | None, int]:
         info = self._lines.get(ls)
         if info is None:
-            le = text.find("\n", ls)
-            line = text[ls:le if le != -1 else len(text)].rstrip("\r")
+            line = text[ls:self.line_end(ls)].rstrip("\r")
             delim = _delimiter(line)
             info = (line, delim, _count(line, delim) if delim else 0)
             self._lines[ls] = info
@@ -73,7 +103,7 @@ class TableContext:
     def header_for(self, text: str, pos: int) -> str | None:
         if not self._has_table:
             return None
-        ls = text.rfind("\n", 0, pos) + 1
+        ls = self.line_start(pos)
         line, delim, count = self._line(text, ls)
         if delim is None:
             return None
@@ -92,7 +122,7 @@ class TableContext:
         result: list[str] | None = None
         found_cached = False
         while header_start > 0:
-            prev_start = text.rfind("\n", 0, header_start - 1) + 1
+            prev_start = self.line_start(header_start - 1)
             prev, prev_delim, prev_count = self._line(text, prev_start)
             # Unquoted cells may hold a stray delimiter ("May 30, 1985"): allow a little slack.
             if prev_delim != delim or abs(prev_count - count) > 2 or not prev.strip():
