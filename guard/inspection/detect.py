@@ -54,6 +54,8 @@ class CompiledDetector:
         self.det = det
         flags = "(?i)" if det.case_insensitive else ""
         self.sources = [flags + p.regex for p in det.patterns]
+        self._literals = [[lit.lower() for lit in p.literals] if det.case_insensitive else p.literals
+                          for p in det.patterns]
         self.patterns = [(re2.compile(src, re2_options()), p) for src, p in zip(self.sources, det.patterns, strict=True)]
         self.validator = VALIDATORS[det.validator] if det.validator else None
         self.refiner = REFINERS[det.refiner]
@@ -94,9 +96,15 @@ class CompiledDetector:
         det = self.det
         refined_match = det.refiner != "none"
         end_of_text = len(btext)
+        if det.require_context and self.context is not None and self.context.search(low) is None:
+            return  # no cue anywhere in the text (column headers included): nothing to report
         for index, (compiled, pattern) in enumerate(self.patterns):
             if only is not None and index not in only:
                 continue
+            if pattern.literals:
+                hay = low if det.case_insensitive else text
+                if not any(lit in hay for lit in self._literals[index]):
+                    continue
             matcher = compiled._regexp.Match  # the binding's fast path: bytes in, spans out
             group = pattern.group
             pos = 0

@@ -68,6 +68,10 @@ class TableContext:
         self._cache: dict[int, list[str] | None] = {}
         self._lines: dict[int, tuple[str, str | None, int]] = {}
 
+    @property
+    def has_table(self) -> bool:
+        return self._has_table
+
     def _nl(self) -> list[int]:
         if self._newlines is None:
             text = self._text
