@@ -200,7 +200,7 @@ async def test_healthcheck_script_follows_the_listener(health_server: int) -> No
 
 
 async def test_healthcheck_script_fails_when_nothing_listens() -> None:
-    from conftest import free_port
+    from netutil import free_port
 
     code, err = await run_healthcheck(f"127.0.0.1:{free_port()}")
     assert code == 1 and "unhealthy" in err
