@@ -224,6 +224,9 @@ class GuardHttp:
         return f"http://127.0.0.1:{self.port}{path}"
 
     async def start(self) -> GuardHttp:
+        """Serve on a free loopback port; starts the verdict audit writer like `GuardServer` does."""
+        if self.services.audit is not None:
+            self.services.audit.start()
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -237,6 +240,8 @@ class GuardHttp:
             self._runner = None
         for closer in self.services.extras.get("on_close", []):
             await closer()
+        if self.services.audit is not None:
+            await self.services.audit.stop()  # queued verdicts are written before the store closes
 
     async def __aenter__(self) -> GuardHttp:
         return await self.start()

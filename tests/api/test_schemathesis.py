@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -44,7 +45,7 @@ async def test_schemathesis_finds_no_failures(start_guard: GuardFactory, tmp_pat
             "--checks",
             "all",
             "--max-examples",
-            "80",
+            os.environ.get("GUARD_ST_MAX_EXAMPLES", "80"),  # raise it for a longer hunt
             "--no-color",
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,

@@ -122,18 +122,16 @@ def serve_bare(port: int, upstream: str) -> None:
 
 
 def serve_guard(port: int, upstream: str) -> None:
-    from guard.app import Services
+    """The guard as `guard serve` builds it (composition root, audit of every verdict), SMTP off."""
+    from guard.app import build_services, serve_forever
     from guard.config import load_settings
-    from guard.inspection import Inspector
     from guard.logs import get_logger
-    from guard.metrics import Metrics
-    from guard.store.sqlite import SqliteStore
-    from guard.testing_webhook import GuardHttp
 
     data = tempfile.mkdtemp(prefix="guard-bench-")
     settings = load_settings(
         None,
         data_dir=data,
+        smtp={"enabled": False},
         http={"listen": f"127.0.0.1:{port}"},
         store={"url": f"sqlite:///{data}/guard.db"},
         rules={"hash_key": "bench"},
@@ -143,33 +141,10 @@ def serve_guard(port: int, upstream: str) -> None:
             "api_tokens": [{"name": "bench", "token_sha256": hashlib.sha256(TOKEN.encode()).hexdigest()}],
         },
     )
-
-    async def main() -> None:
-        devnull = open(os.devnull, "w")  # noqa: SIM115  (lives as long as the process)
-        services = Services(
-            settings=settings,
-            inspector=Inspector.from_settings(settings),
-            store=SqliteStore(settings),
-            metrics=Metrics(),
-            log=get_logger("guard", settings.log, stream=devnull),
-        )
-        await services.store.open()
-        http = GuardHttp(services)
-        runner_app = http.app()
-        from aiohttp import web
-
-        runner = web.AppRunner(runner_app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        await stop.wait()
-        await runner.cleanup()
-        for closer in services.extras.get("on_close", []):
-            await closer()
-        await services.store.close()
-
-    asyncio.run(main())
+    services = build_services(settings)
+    devnull = open(os.devnull, "w")  # noqa: SIM115  (lives as long as the process)
+    services.log = get_logger("guard", settings.log, stream=devnull)  # a line per decision, as deployed
+    asyncio.run(serve_forever(services))
 
 
 # -- load ----------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from guard.app import Services
+from guard.audit_trail import VerdictAudit
 from guard.config import Settings, load_settings
 from guard.inspection import Inspector
 from guard.logs import get_logger
@@ -113,6 +114,8 @@ async def start_guard(
             metrics=Metrics(),
             log=get_logger("guard", settings.log, stream=log),
         )
+        if store is None:  # the real store also gets the real verdict audit, as build_services wires it
+            services.audit = VerdictAudit(services.store, services.log)
         await services.store.open()
         guard = Guard(await GuardHttp(services).start(), services, log)
         started.append(guard)

@@ -379,3 +379,16 @@ async def test_metrics_and_log_lines_carry_no_values(start_guard: GuardFactory, 
     assert [d["outcome"] for d in decided] == ["forwarded", "quarantined", "blocked", "forwarded"]
     assert decided[1]["counts"] == {"CREDIT_CARD": 1} and decided[1]["id"]
     assert CARD_DIGITS not in log.replace(" ", "") and AWS_KEY not in log
+
+
+async def test_every_verdict_reaches_the_audit_chain(start_guard: GuardFactory, slack: FakeWebhook) -> None:
+    guard = await start_guard([route("s", "slack", slack, quarantine_reply="accepted")])
+    for text in (CLEAN, CARD_TEXT, KEY_TEXT):
+        await post(guard.hook("s"), {"text": text})
+    assert guard.services.audit is not None
+    await guard.services.audit.flush()
+    entries = [e for e in await guard.services.store.audit_entries() if e.action == "verdict"]
+    assert [(e.details["channel"], e.details["action"]) for e in entries] == [
+        ("chat", "allow"), ("chat", "quarantine"), ("chat", "block"),
+    ]
+    assert CARD_DIGITS not in json.dumps([e.details for e in entries]).replace(" ", "")
