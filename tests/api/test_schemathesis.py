@@ -45,7 +45,7 @@ async def test_schemathesis_finds_no_failures(start_guard: GuardFactory, tmp_pat
             "--checks",
             "all",
             "--max-examples",
-            os.environ.get("GUARD_ST_MAX_EXAMPLES", "80"),  # raise it for a longer hunt
+            os.environ.get("ST_MAX_EXAMPLES", "80"),  # raise it for a longer hunt
             "--no-color",
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
