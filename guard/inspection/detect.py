@@ -56,6 +56,9 @@ class CompiledDetector:
         self.sources = [flags + p.regex for p in det.patterns]
         self._literals = [[lit.lower() for lit in p.literals] if det.case_insensitive else p.literals
                           for p in det.patterns]
+        # Every pattern needs a literal: the detector can be skipped when none occurs.
+        self._all_literals = [lit for lits in self._literals for lit in lits] \
+            if all(self._literals) and self._literals else None
         self.patterns = [(re2.compile(src, re2_options()), p) for src, p in zip(self.sources, det.patterns, strict=True)]
         self.validator = VALIDATORS[det.validator] if det.validator else None
         self.refiner = REFINERS[det.refiner]
@@ -85,6 +88,14 @@ class CompiledDetector:
                 return False
         return True
 
+    def might_match(self, text: str, low: str) -> bool:
+        """A cheap test that rules the detector out for most texts."""
+        if self._all_literals is not None:
+            hay = low if self.det.case_insensitive else text
+            if not any(lit in hay for lit in self._all_literals):
+                return False
+        return not (self.det.require_context and self.context is not None and self.context.search(low) is None)
+
     def candidates(
         self, text: str, btext: bytes, low: str, tables: TableContext, only: set[int] | None = None,
     ) -> Iterator[Candidate]:
@@ -96,8 +107,6 @@ class CompiledDetector:
         det = self.det
         refined_match = det.refiner != "none"
         end_of_text = len(btext)
-        if det.require_context and self.context is not None and self.context.search(low) is None:
-            return  # no cue anywhere in the text (column headers included): nothing to report
         for index, (compiled, pattern) in enumerate(self.patterns):
             if only is not None and index not in only:
                 continue
@@ -301,6 +310,8 @@ class DetectionEngine:
         for di, cd in enumerate(self.detectors):
             if cd.custom is not None:
                 found.extend(cd.custom(cd, text, low, tables))
+            elif not cd.might_match(text, low):
+                continue
             elif wanted is None:
                 found.extend(cd.candidates(text, btext, low, tables))
             elif di in wanted:
