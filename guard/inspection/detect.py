@@ -56,6 +56,7 @@ class CompiledDetector:
         self.sources = [flags + p.regex for p in det.patterns]
         self._literals = [[lit.lower() for lit in p.literals] if det.case_insensitive else p.literals
                           for p in det.patterns]
+        self._cue_words = [w.lower() for w in det.context.words]
         # Every pattern needs a literal: the detector can be skipped when none occurs.
         self._all_literals = [lit for lits in self._literals for lit in lits] \
             if all(self._literals) and self._literals else None
@@ -94,7 +95,9 @@ class CompiledDetector:
             hay = low if self.det.case_insensitive else text
             if not any(lit in hay for lit in self._all_literals):
                 return False
-        return not (self.det.require_context and self.context is not None and self.context.search(low) is None)
+        if self.det.require_context and self._cue_words:
+            return any(w in low for w in self._cue_words)  # substring test: looser than the cue regex
+        return True
 
     def candidates(
         self, text: str, btext: bytes, low: str, tables: TableContext, only: set[int] | None = None,

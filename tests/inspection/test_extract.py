@@ -154,3 +154,13 @@ def test_large_message_is_inspected_quickly(inspector: Inspector) -> None:
     elapsed = time.perf_counter() - started
     assert any(f.type == "CREDIT_CARD" for f in v.findings)
     assert elapsed < 20  # generous: a correctness check; speed is measured in tests/bench
+
+
+def test_custom_and_encoded_headers_are_scanned(inspector: Inspector) -> None:
+    raw = (b"From: a@example.com\r\nTo: b@customer.net\r\nX-Note: card 4111 1111 1111 1111\r\n"
+           b"Subject: =?utf-8?b?U1NOIDU5MS02OC0xMjUx?=\r\n\r\nhello\r\n")
+    v = _verdict(inspector, raw)
+    sources = {(f.type, v.segments[f.segment].source) for f in v.findings}
+    assert ("CREDIT_CARD", "header X-Note") in sources
+    assert ("US_SSN", "header Subject") in sources
+    assert not [f for f in v.findings if f.type == "EMAIL"]  # address headers are routing, not content
