@@ -42,7 +42,8 @@ def _words_regex(words: list[str]) -> re.Pattern[str] | None:
 
 
 _UNANCHORED = re2._Anchor.UNANCHORED
-_PREFILTER_MIN = 8 * 1024  # below this, running every pattern is cheaper than the set's DFA
+_PREFILTER_MIN = 8 * 1024
+_LITERAL_SET_MIN = 4 * 1024  # below this, running every pattern is cheaper than the set's DFA
 _PREFILTER_MAX = 64 * 1024
 _PREFILTER_OVERLAP = 4 * 1024
 
@@ -89,8 +90,16 @@ class CompiledDetector:
                 return False
         return True
 
-    def might_match(self, text: str, low: str) -> bool:
-        """A cheap test that rules the detector out for most texts."""
+    def might_match(self, text: str, low: str, present: tuple[set[str], set[str]] | None = None) -> bool:
+        """A cheap test that rules the detector out for most texts. `present`: the literals
+        (case-sensitive, lower-cased) known to occur in a long text, from one RE2 set pass."""
+        if present is not None:
+            found = present[1] if self.det.case_insensitive else present[0]
+            if self._all_literals is not None and not any(lit in found for lit in self._all_literals):
+                return False
+            if self.det.require_context and self._cue_words:
+                return any(w in present[1] for w in self._cue_words)
+            return True
         if self._all_literals is not None:
             hay = low if self.det.case_insensitive else text
             if not any(lit in hay for lit in self._all_literals):
@@ -274,6 +283,7 @@ class DetectionEngine:
             self._set = prefilter
         except Exception:  # a set that cannot be built only costs speed: every pattern runs
             self._set = None
+        self._build_literal_sets()
 
     def __len__(self) -> int:
         return len(self.detectors)
@@ -302,6 +312,35 @@ class DetectionEngine:
                 break
         return wanted
 
+    def _build_literal_sets(self) -> None:
+        """Two RE2 sets of plain strings: which literals and cue words occur, in one pass each."""
+        sensitive: list[str] = []
+        insensitive: list[str] = []
+        for cd in self.detectors:
+            if cd._all_literals is not None:
+                (insensitive if cd.det.case_insensitive else sensitive).extend(cd._all_literals)
+            if cd.det.require_context:
+                insensitive.extend(cd._cue_words)
+        self._literal_sets = []
+        for words in (sorted(set(sensitive)), sorted(set(insensitive))):
+            options = re2_options()
+            options.literal = True
+            lset = re2.Set.SearchSet(options)
+            for w in words:
+                lset.Add(w)
+            lset.Compile()
+            self._literal_sets.append((lset, words))
+
+    def _present_literals(self, btext: bytes, blow: bytes) -> tuple[set[str], set[str]]:
+        out = []
+        for (lset, words), data in zip(self._literal_sets, (btext, blow), strict=True):
+            found: set[str] = set()
+            for start in range(0, max(len(data), 1), _PREFILTER_MAX - _PREFILTER_OVERLAP):
+                for k in lset.Match(data[start:start + _PREFILTER_MAX]) or ():
+                    found.add(words[k])
+            out.append(found)
+        return out[0], out[1]
+
     def find(self, text: str) -> list[Candidate]:
         low = text.lower()
         if len(low) != len(text):  # a few characters change length when lowered; keep offsets exact
@@ -309,11 +348,14 @@ class DetectionEngine:
         btext = text.encode("ascii", "replace")
         tables = TableContext(text)
         wanted = self._matching_patterns(btext)
+        present = None
+        if len(text) >= _LITERAL_SET_MIN:  # one pass per set instead of one `in` per literal
+            present = self._present_literals(btext, low.encode("ascii", "replace"))
         found: list[Candidate] = []
         for di, cd in enumerate(self.detectors):
             if cd.custom is not None:
                 found.extend(cd.custom(cd, text, low, tables))
-            elif not cd.might_match(text, low):
+            elif not cd.might_match(text, low, present):
                 continue
             elif wanted is None:
                 found.extend(cd.candidates(text, btext, low, tables))
