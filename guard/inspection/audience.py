@@ -74,6 +74,16 @@ class AudienceClassifier:
     def __init__(self, internal_domains: list[str]) -> None:
         self.internal = [to_ascii(d) for d in internal_domains]
         self._skeletons = {d: _skeleton(to_unicode(d).rsplit(".", 1)[0]) for d in self.internal}
+        self._domains: dict[str, tuple[bool, str, str | None]] = {}  # domain -> (internal, ascii, look-alike of)
+
+    def _domain_facts(self, domain: str) -> tuple[bool, str, str | None]:
+        facts = self._domains.get(domain)
+        if facts is None:
+            internal = self.is_internal_domain(domain)
+            facts = (internal, to_ascii(domain), None if internal else self.lookalike_of(domain))
+            if len(self._domains) < 10_000:  # bounded: recipients' domains repeat, attackers' may not
+                self._domains[domain] = facts
+        return facts
 
     def is_internal_domain(self, domain: str) -> bool:
         d = to_ascii(domain)
@@ -96,7 +106,9 @@ class AudienceClassifier:
         domain = domain_of(raw)
         local = raw.rpartition("@")[0]
         routing_tricks = "%" in local or "!" in local or "@" in local or raw.startswith("@")
-        if domain and not routing_tricks and self.is_internal_domain(domain):
-            return RecipientClass(address, Audience.INTERNAL, to_ascii(domain))
-        return RecipientClass(address, Audience.EXTERNAL, to_ascii(domain) if domain else "",
-                              self.lookalike_of(domain) if domain else None)
+        if not domain:
+            return RecipientClass(address, Audience.EXTERNAL, "", None)
+        internal, ascii_domain, lookalike = self._domain_facts(domain)
+        if internal and not routing_tricks:
+            return RecipientClass(address, Audience.INTERNAL, ascii_domain)
+        return RecipientClass(address, Audience.EXTERNAL, ascii_domain, lookalike)

@@ -43,7 +43,7 @@ def _words_regex(words: list[str]) -> re.Pattern[str] | None:
 
 _UNANCHORED = re2._Anchor.UNANCHORED
 _PREFILTER_MIN = 8 * 1024
-_LITERAL_SET_MIN = 4 * 1024  # below this, running every pattern is cheaper than the set's DFA
+_LITERAL_SET_MIN = 0  # below this, running every pattern is cheaper than the set's DFA
 _PREFILTER_MAX = 64 * 1024
 _PREFILTER_OVERLAP = 4 * 1024
 
