@@ -58,9 +58,11 @@ class CompiledDetector:
         self._literals = [[lit.lower() for lit in p.literals] if det.case_insensitive else p.literals
                           for p in det.patterns]
         self._cue_words = [w.lower() for w in det.context.words]
+        self._cue_set = frozenset(self._cue_words)
         # Every pattern needs a literal: the detector can be skipped when none occurs.
         self._all_literals = [lit for lits in self._literals for lit in lits] \
             if all(self._literals) and self._literals else None
+        self._literal_set = frozenset(self._all_literals) if self._all_literals is not None else None
         self.patterns = [(re2.compile(src, re2_options()), p) for src, p in zip(self.sources, det.patterns, strict=True)]
         self.validator = VALIDATORS[det.validator] if det.validator else None
         self.refiner = REFINERS[det.refiner]
@@ -95,10 +97,10 @@ class CompiledDetector:
         (case-sensitive, lower-cased) known to occur in a long text, from one RE2 set pass."""
         if present is not None:
             found = present[1] if self.det.case_insensitive else present[0]
-            if self._all_literals is not None and not any(lit in found for lit in self._all_literals):
+            if self._literal_set is not None and self._literal_set.isdisjoint(found):
                 return False
             if self.det.require_context and self._cue_words:
-                return any(w in present[1] for w in self._cue_words)
+                return not self._cue_set.isdisjoint(present[1])
             return True
         if self._all_literals is not None:
             hay = low if self.det.case_insensitive else text
