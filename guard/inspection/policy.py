@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from guard.errors import RuleError
 from guard.model import Action, Audience, Decision, Finding
 
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -56,7 +58,7 @@ class Policy:
     @classmethod
     def load(cls, path: Path) -> Policy:
         try:
-            data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
         except (OSError, yaml.YAMLError) as exc:
             raise RuleError(f"{path}: cannot read policy: {exc}") from None
         try:

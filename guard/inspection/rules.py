@@ -19,6 +19,8 @@ from guard.inspection.validators import REGISTRY as VALIDATORS
 
 SHIPPED_RULES = Path(__file__).resolve().parent.parent.parent / "rules"
 
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
+
 
 def shipped_rules_dir() -> Path:
     """The rules/ folder: beside the package in a checkout, inside it when installed."""
@@ -124,7 +126,7 @@ def _check_regex(regex: str, where: str, case_insensitive: bool) -> None:
 
 def _load_file(path: Path, macros: dict[str, str]) -> list[Detector]:
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
     except (OSError, yaml.YAMLError) as exc:
         raise RuleError(f"{path}: cannot read rule file: {exc}") from None
     if data is None:
