@@ -47,6 +47,16 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tls_selfsigned(args: argparse.Namespace) -> int:
+    from guard.smtp.tls import generate_self_signed
+
+    cert, key = generate_self_signed(args.directory, args.hostname, args.days)
+    print(f"wrote {cert} and {key} (self-signed for {args.hostname}, {args.days} days)")
+    print("set them in the config:\n[smtp]\n"
+          f'tls_cert = "{cert}"\ntls_key = "{key}"')
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="guard", description="Outbound Guard: inspect outbound mail and chat for sensitive customer data."
@@ -62,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     from guard import scan_cli
 
     scan_cli.register(sub)
+
+    tls = sub.add_parser("tls-selfsigned", help="write a self-signed certificate and key for a first try of STARTTLS")
+    tls.add_argument("directory", nargs="?", default="var/tls", help="where to write cert.pem and key.pem")
+    tls.add_argument("--hostname", default="localhost")
+    tls.add_argument("--days", type=int, default=365)
+    tls.set_defaults(func=_cmd_tls_selfsigned)
 
     check = sub.add_parser("check-config", help="validate settings, rules and policy, then exit")
     add_config_arg(check)

@@ -75,3 +75,13 @@ def test_jsonl_batch(files: Path) -> None:
 def test_help_and_no_args(files: Path) -> None:
     assert _guard("--help", cwd=files).returncode == 0
     assert _guard("scan", cwd=files).returncode == 2
+
+
+def test_tls_selfsigned_writes_a_usable_pair(tmp_path: Path) -> None:
+    import ssl
+
+    r = _guard("tls-selfsigned", str(tmp_path / "tls"), "--hostname", "mail.example.com", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(tmp_path / "tls" / "cert.pem", tmp_path / "tls" / "key.pem")
+    assert (tmp_path / "tls" / "key.pem").stat().st_mode & 0o077 == 0
