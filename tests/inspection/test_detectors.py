@@ -55,6 +55,8 @@ POSITIVES = [
     ("API_KEY", "xoxb-533744844201-1500431178647-AsDprMDjiP6lTl0gwAsoOESl", None),
     ("API_KEY", "api_secret: 2f3dad01d194e6f3391fa920a5db423c24b9b7c0", "2f3dad01d194e6f3391fa920a5db423c24b9b7c0"),
     ("API_KEY", "password: Summer2024!xyz", "Summer2024!xyz"),
+    ("API_KEY", '{"user": "ann", "password": "Summer2024!xyz"}', "Summer2024!xyz"),
+    ("API_KEY", "Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
     ("API_KEY", "postgres://app:s3cretPassw0rd@db.internal:5432/app", "s3cretPassw0rd"),
     ("API_KEY", "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
      None),
