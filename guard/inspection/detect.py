@@ -229,12 +229,46 @@ class CompiledDetector:
             penalised = bool((last is not None or hit_after or header_neg) and (
                 cue_distance is None or (neg_distance is not None and neg_distance < cue_distance)
             ))
+        if not penalised and neg.foreign_label and cue_distance is None:
+            label = _label_before(low, start, line_start)
+            if label is not None:
+                penalised = True
+                why.append(f"labelled as something else: {label!r}")
         if penalised:
             score -= neg.penalty
             why.append(f"negative context -{neg.penalty:.2f} -> {score:.2f}")
         if score < det.threshold:
             return None
         return score
+
+
+_LABEL_FILLERS = re.compile(r"(?:\s*(?:[:#=]|no\.?|nr\.?|number|num|id|code|ref)\s*)*$")
+_LABEL_WORD = re.compile(r"([a-z][a-z_-]{2,})\W{0,3}$")
+_FUNCTION_WORDS = frozenset(
+    "to with on is was were of for and or the your my our his her their at in into from using via by as be are "
+    "its it's this that these those a an new old same following below above here there again ending end ends "
+    "use used try tried enter entered gave give given provided provide has have had please sent send got get "
+    "reads read shows show showing say says said confirm confirmed update updated replace replaced verify "
+    "verified check checked add added remove removed keep kept store stored save saved filed record recorded "
+    "listed list digits numbers value values still now also just only into onto about regarding re fwd "
+    "file out backup primary secondary alternate other another correct right full complete whole long "
+    "details detail info information here's heres below is: was: are".split()
+)
+
+
+def _label_before(low: str, start: int, line_start: int) -> str | None:
+    """The word that labels a number ("Subscription 4111…", "Room 211-42-5735"), if any.
+
+    Fillers such as "no.", "#", "number", "id" between the word and the value are skipped; a
+    function word ("to", "with", "is") is no label. Only the text on the value's line counts.
+    """
+    head = low[max(line_start, start - 40):start]
+    head = _LABEL_FILLERS.sub("", head)
+    m = _LABEL_WORD.search(head)
+    if m is None:
+        return None
+    word = m.group(1)
+    return None if word in _FUNCTION_WORDS else word
 
 
 def resolve_overlaps(cands: list[Candidate]) -> list[Candidate]:

@@ -60,6 +60,9 @@ class NegativeContext(_Model):
     before: int = 20
     after: int = 0
     penalty: float = 0.4
+    # Penalise a value labelled by some other word ("Subscription 4111…", "Room 211-42-5735")
+    # when no positive cue is near: a label names what a number is.
+    foreign_label: bool = False
 
 
 class Detector(_Model):

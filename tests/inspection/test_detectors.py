@@ -21,6 +21,8 @@ POSITIVES = [
     ("CREDIT_CARD", "card 4lll 1111 1111 1111 ok", "4lll 1111 1111 1111"),
     ("CREDIT_CARD", "card ٤١١١ ١١١١ ١١١١ ١١١١ ok", "٤١١١ ١١١١ ١١١١ ١١١١"),
     ("CREDIT_CARD", "card 4111111111111111 1234 (cvv)", "4111111111111111"),
+    ("CREDIT_CARD", "Please use 4111 1111 1111 1111 for the booking", "4111 1111 1111 1111"),  # no label
+    ("CREDIT_CARD", "Number on file: 5105 1051 0510 5100", "5105 1051 0510 5100"),
     ("CREDIT_CARD", "card 4111<b>1111</b><!-- x -->1111<span>1111</span> ok", None),
     ("CREDIT_CARD", "card 4111*1111*1111*1111", "4111*1111*1111*1111"),
     ("CREDIT_CARD", "card ①④ 4111 1111 1111 1111", "4111 1111 1111 1111"),
@@ -80,6 +82,8 @@ NEGATIVES = [
     ("CREDIT_CARD", "The IBAN you entered (AT90 6875 0931 1774 9600) failed"),  # tail of an IBAN
     ("CREDIT_CARD", "EAN 0729222090678 in stock"),  # no card brand
     ("CREDIT_CARD", "card 4111 1111 1111 1112"),  # one digit off
+    ("CREDIT_CARD", "Subscription 5315-2079-0895-1353 renews"),  # labelled as something else
+    ("US_SSN", "Room 211-42-5735"),
     ("US_SSN", "Ticket 521-00-2388 has been closed."),  # group 00
     ("US_SSN", "Survey code 976-10-5858."),  # area 9xx
     ("US_SSN", "Extension code 996 28 0411"),
