@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +56,7 @@ class SqliteStore(SqlStore):
         super().__init__(settings)
         self.path = sqlite_path(settings.store.url, settings.data_path)
         self._conn: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file we opened
         self._executor: ThreadPoolExecutor | None = None
         self._lock = asyncio.Lock()
 
@@ -75,7 +77,22 @@ class SqliteStore(SqlStore):
         conn.execute("PRAGMA busy_timeout=15000")
         with contextlib.suppress(OSError):
             self.path.chmod(0o600)
+        st = os.stat(self.path)
+        self._identity = (st.st_dev, st.st_ino)
         return conn
+
+    def _begin(self, cur: sqlite3.Cursor) -> None:
+        """BEGIN IMMEDIATE, once the database file is known to be the one we opened: if it was
+        deleted or replaced (say, a cleaned-up data directory), SQLite would commit into an
+        unlinked file that vanishes at the next restart, so a held message would be lost."""
+        try:
+            st = os.stat(self.path)
+            same = (st.st_dev, st.st_ino) == self._identity
+        except OSError:
+            same = False
+        if not same:
+            raise StoreError("sqlite: the database file was removed or replaced; restart the guard")
+        cur.execute("BEGIN IMMEDIATE")
 
     async def _connect(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="guard-sqlite")
@@ -97,7 +114,7 @@ class SqliteStore(SqlStore):
             if conn is None:
                 raise StoreError("store is not open")
             cur = await self._call(conn.cursor)
-            await self._call(cur.execute, "BEGIN IMMEDIATE")
+            await self._call(self._begin, cur)
             try:
                 yield _Cursor(self, cur)
             except BaseException:
