@@ -88,7 +88,9 @@ class GuardServer:
             self.http_runner = web.AppRunner(app, access_log=None)
             await self.http_runner.setup()
             host, port = split_listen(s.http.listen)
-            site = web.TCPSite(self.http_runner, host, port, reuse_port=self.services.extras.get("reuse_port"))
+            site = web.TCPSite(
+                self.http_runner, host, port, reuse_port=self.services.extras.get("reuse_port")
+            )
             await site.start()
             server = site._server  # aiohttp exposes no public accessor for the bound port
             if server is not None and getattr(server, "sockets", None):
@@ -98,7 +100,8 @@ class GuardServer:
 
             self.metrics_runner, self.metrics_port = await start_metrics_listener(self.services)
         self.services.log.info(
-            "guard started", extra={"event": "start", "smtp_port": self.smtp_port, "http_port": self.http_port}
+            "guard started",
+            extra={"event": "start", "smtp_port": self.smtp_port, "http_port": self.http_port},
         )
 
     async def stop(self) -> None:

@@ -22,7 +22,12 @@ class VerdictAudit:
     """Queue verdicts; a background task appends them to the audit chain."""
 
     def __init__(
-        self, store: QuarantineStore, log: logging.Logger, *, batch: int = 200, interval_s: float = 0.2,
+        self,
+        store: QuarantineStore,
+        log: logging.Logger,
+        *,
+        batch: int = 200,
+        interval_s: float = 0.2,
         max_pending: int = 50_000,
     ) -> None:
         self.store = store
@@ -36,15 +41,27 @@ class VerdictAudit:
         self.dropped = 0
         self.written = 0
 
-    def record(self, channel: str, verdict: Verdict, *, message_id: str = "", size: int = 0,
-               quarantine_id: str | None = None) -> None:
+    def record(
+        self,
+        channel: str,
+        verdict: Verdict,
+        *,
+        message_id: str = "",
+        size: int = 0,
+        quarantine_id: str | None = None,
+    ) -> None:
         if len(self._pending) >= self.max_pending:
             self.dropped += 1  # the store is down or far behind; counted and logged, never blocking mail
             return
         details = {
-            "channel": channel, "audience": verdict.audience.value, "action": verdict.action.value,
+            "channel": channel,
+            "audience": verdict.audience.value,
+            "action": verdict.action.value,
             "actions": {a.value: d.action.value for a, d in verdict.decisions.items()},
-            "counts": verdict.counts(), "rows": list(verdict.rows), "message_id": message_id, "size": size,
+            "counts": verdict.counts(),
+            "rows": list(verdict.rows),
+            "message_id": message_id,
+            "size": size,
         }
         self._pending.append(("verdict", quarantine_id, details))
         if len(self._pending) >= self.batch:
@@ -63,14 +80,16 @@ class VerdictAudit:
 
     async def flush(self) -> None:
         while self._pending:
-            entries, self._pending = self._pending[: self.batch], self._pending[self.batch:]
+            entries, self._pending = self._pending[: self.batch], self._pending[self.batch :]
             try:
                 await self.store.audit_many("guard", entries)
                 self.written += len(entries)
             except Exception:
                 self._pending[:0] = entries  # keep them for the next attempt
-                self.log.warning("verdict audit write failed; will retry",
-                                 extra={"event": "audit_write_failed", "pending": len(self._pending)})
+                self.log.warning(
+                    "verdict audit write failed; will retry",
+                    extra={"event": "audit_write_failed", "pending": len(self._pending)},
+                )
                 return
 
     async def stop(self) -> None:
@@ -81,4 +100,6 @@ class VerdictAudit:
             self._task = None
         await self.flush()
         if self.dropped:
-            self.log.warning("verdict audit entries dropped", extra={"event": "audit_dropped", "count": self.dropped})
+            self.log.warning(
+                "verdict audit entries dropped", extra={"event": "audit_dropped", "count": self.dropped}
+            )

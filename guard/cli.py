@@ -42,8 +42,10 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     inspector = Inspector.from_settings(settings)
-    print(f"config ok: {inspector.rule_count} detectors, {inspector.policy_rows} policy rows, "
-          f"{len(settings.chat.routes)} chat routes, store {settings.store.url.split(':', 1)[0]}")
+    print(
+        f"config ok: {inspector.rule_count} detectors, {inspector.policy_rows} policy rows, "
+        f"{len(settings.chat.routes)} chat routes, store {settings.store.url.split(':', 1)[0]}"
+    )
     return 0
 
 
@@ -52,14 +54,14 @@ def _cmd_tls_selfsigned(args: argparse.Namespace) -> int:
 
     cert, key = generate_self_signed(args.directory, args.hostname, args.days)
     print(f"wrote {cert} and {key} (self-signed for {args.hostname}, {args.days} days)")
-    print("set them in the config:\n[smtp]\n"
-          f'tls_cert = "{cert}"\ntls_key = "{key}"')
+    print(f'set them in the config:\n[smtp]\ntls_cert = "{cert}"\ntls_key = "{key}"')
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="guard", description="Outbound Guard: inspect outbound mail and chat for sensitive customer data."
+        prog="guard",
+        description="Outbound Guard: inspect outbound mail and chat for sensitive customer data.",
     )
     parser.add_argument("--version", action="version", version=f"guard {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -73,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     scan_cli.register(sub)
 
-    tls = sub.add_parser("tls-selfsigned", help="write a self-signed certificate and key for a first try of STARTTLS")
+    tls = sub.add_parser(
+        "tls-selfsigned", help="write a self-signed certificate and key for a first try of STARTTLS"
+    )
     tls.add_argument("directory", nargs="?", default="var/tls", help="where to write cert.pem and key.pem")
     tls.add_argument("--hostname", default="localhost")
     tls.add_argument("--days", type=int, default=365)

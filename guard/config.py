@@ -222,7 +222,10 @@ class Settings(BaseSettings):
     """All configuration. Sections mirror the TOML file."""
 
     model_config = SettingsConfigDict(
-        env_prefix="GUARD_", env_nested_delimiter="__", extra="forbid", nested_model_default_partial_update=True
+        env_prefix="GUARD_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        nested_model_default_partial_update=True,
     )
 
     data_dir: str = "var"
@@ -286,8 +289,10 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
     except SettingsError as exc:  # e.g. a GUARD_… variable holding malformed JSON
         field = str(exc).split('field "', 1)[-1].split('"', 1)[0]
         names = sorted(k for k in os.environ if k.upper().startswith(f"GUARD_{field.upper()}"))
-        raise ConfigError(f"environment: {', '.join(names) or 'GUARD_' + field.upper()}: not valid JSON "
-                          f"(lists and tables are given as JSON)") from None
+        raise ConfigError(
+            f"environment: {', '.join(names) or 'GUARD_' + field.upper()}: not valid JSON "
+            f"(lists and tables are given as JSON)"
+        ) from None
 
 
 def _check_environment(origin: str) -> None:
@@ -297,14 +302,14 @@ def _check_environment(origin: str) -> None:
     for key in os.environ:
         if not key.upper().startswith("GUARD_"):
             continue
-        parts = key[len("GUARD_"):].upper().split("__")
+        parts = key[len("GUARD_") :].upper().split("__")
         top = parts[0]
         if top not in sections:
             unknown.append(key)
             continue
         annotation = sections[top].annotation
-        if len(parts) > 1 and isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            if parts[1].lower() not in annotation.model_fields:
-                unknown.append(key)
+        nested = len(parts) > 1 and isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        if nested and parts[1].lower() not in annotation.model_fields:  # type: ignore[union-attr]
+            unknown.append(key)
     if unknown:
         raise ConfigError("; ".join(f"environment: {k}: unknown setting" for k in sorted(unknown)))

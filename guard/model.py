@@ -45,8 +45,19 @@ _ACTION_ORDER = {Action.ALLOW: 0, Action.REDACT: 1, Action.QUARANTINE: 2, Action
 
 #: Entity types used in every interface; names never change (DESIGN.md).
 ENTITY_TYPES: tuple[str, ...] = (
-    "CREDIT_CARD", "US_SSN", "IBAN", "US_BANK_ACCOUNT", "ABA_ROUTING", "DATE_OF_BIRTH",
-    "PASSPORT", "API_KEY", "EMAIL", "PHONE", "ADDRESS", "PERSON", "UNSCANNABLE",
+    "CREDIT_CARD",
+    "US_SSN",
+    "IBAN",
+    "US_BANK_ACCOUNT",
+    "ABA_ROUTING",
+    "DATE_OF_BIRTH",
+    "PASSPORT",
+    "API_KEY",
+    "EMAIL",
+    "PHONE",
+    "ADDRESS",
+    "PERSON",
+    "UNSCANNABLE",
 )
 HIGH_RISK_TYPES = frozenset({"CREDIT_CARD", "US_SSN", "IBAN", "US_BANK_ACCOUNT", "API_KEY", "PASSPORT"})
 
@@ -98,9 +109,15 @@ class Finding:
 
     def as_dict(self, *, with_segment: bool = True) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "type": self.type, "category": self.category, "start": self.start, "end": self.end,
-            "score": round(self.score, 3), "detector": self.detector, "preview": self.preview,
-            "hash": self.value_hash, "explanation": list(self.explanation),
+            "type": self.type,
+            "category": self.category,
+            "start": self.start,
+            "end": self.end,
+            "score": round(self.score, 3),
+            "detector": self.detector,
+            "preview": self.preview,
+            "hash": self.value_hash,
+            "explanation": list(self.explanation),
         }
         if with_segment:
             d["segment"] = self.segment
@@ -159,6 +176,9 @@ class Verdict:
     def summary(self) -> dict[str, Any]:
         """A value-free description, safe for logs, replies and audit entries."""
         return {
-            "action": self.action.value, "audience": self.audience.value,
-            "counts": self.counts(), "rows": list(self.rows), "explanation": self.explanation,
+            "action": self.action.value,
+            "audience": self.audience.value,
+            "counts": self.counts(),
+            "rows": list(self.rows),
+            "explanation": self.explanation,
         }

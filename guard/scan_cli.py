@@ -24,14 +24,21 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
-        "scan", help="inspect .eml/.txt/.json files offline (exit 0 clean, 1 findings, 2 error)",
+        "scan",
+        help="inspect .eml/.txt/.json files offline (exit 0 clean, 1 findings, 2 error)",
         description="Inspect messages offline. FILE may be '-' for standard input.",
     )
     p.add_argument("files", nargs="*", metavar="FILE", help=".eml, .txt or .json files, or - for stdin")
-    p.add_argument("--audience", choices=["external", "internal"], default="external",
-                   help="decide as if the message were going to this audience (default: external)")
+    p.add_argument(
+        "--audience",
+        choices=["external", "internal"],
+        default="external",
+        help="decide as if the message were going to this audience (default: external)",
+    )
     p.add_argument("--format", choices=["text", "json"], default="text", dest="fmt")
-    p.add_argument("--jsonl", metavar="FILE", help='batch mode: lines of {"id", "text"} or {"id", "eml"}; - for stdin')
+    p.add_argument(
+        "--jsonl", metavar="FILE", help='batch mode: lines of {"id", "text"} or {"id", "eml"}; - for stdin'
+    )
     p.add_argument("--config", metavar="FILE", help="TOML settings file (rules, policy, internal domains)")
     p.set_defaults(func=run)
 
@@ -39,9 +46,25 @@ def register(sub: Any) -> None:
 def _looks_like_mail(data: bytes) -> bool:
     head = data[:2048].split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
     lines = [ln for ln in head.splitlines() if ln and not ln[:1].isspace()]
-    return bool(lines) and all(b":" in ln.split(b" ", 1)[0] or b": " in ln for ln in lines[:5]) and any(
-        ln.lower().startswith((b"from:", b"to:", b"subject:", b"received:", b"mime-version:", b"date:",
-                               b"message-id:", b"content-type:")) for ln in lines)
+    return (
+        bool(lines)
+        and all(b":" in ln.split(b" ", 1)[0] or b": " in ln for ln in lines[:5])
+        and any(
+            ln.lower().startswith(
+                (
+                    b"from:",
+                    b"to:",
+                    b"subject:",
+                    b"received:",
+                    b"mime-version:",
+                    b"date:",
+                    b"message-id:",
+                    b"content-type:",
+                )
+            )
+            for ln in lines
+        )
+    )
 
 
 def _message(name: str, data: bytes, audience: Audience) -> OutboundMessage:
@@ -78,8 +101,10 @@ def _print_text(name: str, verdict: Verdict, out: IO[str]) -> None:
     out.write(f"  {verdict.explanation}\n")
     for f in verdict.findings:
         source = verdict.segments[f.segment].source if f.segment < len(verdict.segments) else ""
-        out.write(f"  {f.type:<16} {f.start:>6}-{f.end:<6} score {f.score:.2f}  {f.detector:<24} "
-                  f"{f.preview}  [{source}]\n")
+        out.write(
+            f"  {f.type:<16} {f.start:>6}-{f.end:<6} score {f.score:.2f}  {f.detector:<24} "
+            f"{f.preview}  [{source}]\n"
+        )
 
 
 def _read(name: str) -> bytes:
@@ -102,11 +127,17 @@ def _scan_files(inspector: Inspector, args: argparse.Namespace, out: IO[str]) ->
         if verdict.findings and status == EXIT_CLEAN:
             status = EXIT_FINDINGS
         if args.fmt == "json":
-            results.append({
-                "file": name, "action": verdict.action.value, "audience": verdict.audience.value,
-                "rows": list(verdict.rows), "explanation": verdict.explanation, "counts": verdict.counts(),
-                "findings": _finding_dicts(verdict),
-            })
+            results.append(
+                {
+                    "file": name,
+                    "action": verdict.action.value,
+                    "audience": verdict.audience.value,
+                    "rows": list(verdict.rows),
+                    "explanation": verdict.explanation,
+                    "counts": verdict.counts(),
+                    "findings": _finding_dicts(verdict),
+                }
+            )
         else:
             _print_text(name, verdict, out)
     if args.fmt == "json":
@@ -140,7 +171,9 @@ def _scan_jsonl(inspector: Inspector, args: argparse.Namespace, out: IO[str]) ->
         rid = rec.get("id")
         try:
             if isinstance(rec.get("text"), str):
-                verdict = inspector.inspect(OutboundMessage(channel=Channel.API, text=rec["text"], audience=audience))
+                verdict = inspector.inspect(
+                    OutboundMessage(channel=Channel.API, text=rec["text"], audience=audience)
+                )
                 findings = [f for f in verdict.findings if f.type != "UNSCANNABLE"]
             elif isinstance(rec.get("eml"), str):
                 raw = rec["eml"].encode("utf-8", "surrogateescape")
@@ -154,11 +187,27 @@ def _scan_jsonl(inspector: Inspector, args: argparse.Namespace, out: IO[str]) ->
             continue
         if verdict.findings and status == EXIT_CLEAN:
             status = EXIT_FINDINGS
-        out.write(json.dumps({
-            "id": rid, "action": verdict.action.value,
-            "findings": [{"type": f.type, "start": f.start, "end": f.end, "score": round(f.score, 3),
-                          "detector": f.detector, "preview": f.preview} for f in findings],
-        }, ensure_ascii=False) + "\n")
+        out.write(
+            json.dumps(
+                {
+                    "id": rid,
+                    "action": verdict.action.value,
+                    "findings": [
+                        {
+                            "type": f.type,
+                            "start": f.start,
+                            "end": f.end,
+                            "score": round(f.score, 3),
+                            "detector": f.detector,
+                            "preview": f.preview,
+                        }
+                        for f in findings
+                    ],
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
     return status
 
 

@@ -15,7 +15,25 @@ from pathlib import Path
 
 import names_dataset
 
-COUNTRIES = ("US", "GB", "CA", "AU", "IE", "NZ", "IN", "PH", "ZA", "MX", "ES", "FR", "DE", "IT", "NL", "PL", "BR")
+COUNTRIES = (
+    "US",
+    "GB",
+    "CA",
+    "AU",
+    "IE",
+    "NZ",
+    "IN",
+    "PH",
+    "ZA",
+    "MX",
+    "ES",
+    "FR",
+    "DE",
+    "IT",
+    "NL",
+    "PL",
+    "BR",
+)
 LIMITS = {"first": 3000, "last": 6000}  # best rank needed in at least one country
 OUT = Path(__file__).resolve().parent.parent / "rules" / "names"
 
@@ -35,7 +53,9 @@ def main() -> None:
                 keep.add(name.strip().lower())
         (OUT / f"{kind}_names.txt").write_text(
             f"# derived from names-dataset {kind}_names (rank <= {limit} in {','.join(COUNTRIES)})\n"
-            + "\n".join(sorted(keep)) + "\n", encoding="utf-8",
+            + "\n".join(sorted(keep))
+            + "\n",
+            encoding="utf-8",
         )
         print(kind, len(keep))
 

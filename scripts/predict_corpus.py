@@ -1,6 +1,6 @@
 """Write predictions for a labelled corpus in the scorer's format (development aid).
 
-    python scripts/predict_corpus.py ../shared/corpus/dev.jsonl > preds.jsonl
+python scripts/predict_corpus.py ../shared/corpus/dev.jsonl > preds.jsonl
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ def main() -> None:
     with open(sys.argv[1], encoding="utf-8") as fh:
         for line in fh:
             rec = json.loads(line)
-            spans = [{"type": f.type, "start": f.start, "end": f.end} for f in inspector.scan_text(rec["text"])]
+            spans = [
+                {"type": f.type, "start": f.start, "end": f.end} for f in inspector.scan_text(rec["text"])
+            ]
             print(json.dumps({"id": rec["id"], "spans": spans}))
 
 

@@ -32,7 +32,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400 or exc.content_type == "application/json":
             raise
         messages = {404: "no such route", 405: "method not allowed", 413: "request body too large"}
-        resp = json_error(exc.status, exc.reason.lower().replace(" ", "_"), messages.get(exc.status, exc.reason))
+        resp = json_error(
+            exc.status, exc.reason.lower().replace(" ", "_"), messages.get(exc.status, exc.reason)
+        )
         for k, v in exc.headers.items():
             if k.lower() not in ("content-type", "content-length"):
                 resp.headers[k] = v
@@ -69,7 +71,9 @@ async def readyz(request: web.Request) -> web.Response:
         except Exception:
             checks[name] = False
     ok = all(checks.values())
-    return web.json_response({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+    return web.json_response(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+    )
 
 
 async def metrics_view(request: web.Request) -> web.Response:

@@ -12,13 +12,45 @@ import unicodedata
 
 from guard.model import Audience, RecipientClass
 
-_CONFUSABLE = str.maketrans({
-    "0": "o", "1": "l", "i": "l", "|": "l", "3": "e", "5": "s", "$": "s", "4": "a", "@": "a", "7": "t",
-    "8": "b", "9": "g", "6": "b", "2": "z",
-    # Cyrillic and Greek letters that render like Latin ones
-    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "l", "ј": "j", "ԁ": "d",
-    "ո": "n", "ν": "v", "ο": "o", "α": "a", "ρ": "p", "к": "k", "м": "m", "т": "t", "н": "h", "в": "b",
-})
+_CONFUSABLE = str.maketrans(
+    {
+        "0": "o",
+        "1": "l",
+        "i": "l",
+        "|": "l",
+        "3": "e",
+        "5": "s",
+        "$": "s",
+        "4": "a",
+        "@": "a",
+        "7": "t",
+        "8": "b",
+        "9": "g",
+        "6": "b",
+        "2": "z",
+        # Cyrillic and Greek letters that render like Latin ones
+        "а": "a",
+        "е": "e",
+        "о": "o",
+        "р": "p",
+        "с": "c",
+        "у": "y",
+        "х": "x",
+        "і": "l",
+        "ј": "j",
+        "ԁ": "d",
+        "ո": "n",
+        "ν": "v",
+        "ο": "o",
+        "α": "a",
+        "ρ": "p",
+        "к": "k",
+        "м": "m",
+        "т": "t",
+        "н": "h",
+        "в": "b",
+    }
+)
 
 
 def domain_of(address: str) -> str:
@@ -74,7 +106,9 @@ class AudienceClassifier:
     def __init__(self, internal_domains: list[str]) -> None:
         self.internal = [to_ascii(d) for d in internal_domains]
         self._skeletons = {d: _skeleton(to_unicode(d).rsplit(".", 1)[0]) for d in self.internal}
-        self._domains: dict[str, tuple[bool, str, str | None]] = {}  # domain -> (internal, ascii, look-alike of)
+        self._domains: dict[
+            str, tuple[bool, str, str | None]
+        ] = {}  # domain -> (internal, ascii, look-alike of)
 
     def _domain_facts(self, domain: str) -> tuple[bool, str, str | None]:
         facts = self._domains.get(domain)

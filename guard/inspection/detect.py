@@ -55,15 +55,21 @@ class CompiledDetector:
         self.det = det
         flags = "(?i)" if det.case_insensitive else ""
         self.sources = [flags + p.regex for p in det.patterns]
-        self._literals = [[lit.lower() for lit in p.literals] if det.case_insensitive else p.literals
-                          for p in det.patterns]
+        self._literals = [
+            [lit.lower() for lit in p.literals] if det.case_insensitive else p.literals for p in det.patterns
+        ]
         self._cue_words = [w.lower() for w in det.context.words]
         self._cue_set = frozenset(self._cue_words)
         # Every pattern needs a literal: the detector can be skipped when none occurs.
-        self._all_literals = [lit for lits in self._literals for lit in lits] \
-            if all(self._literals) and self._literals else None
+        self._all_literals = (
+            [lit for lits in self._literals for lit in lits]
+            if all(self._literals) and self._literals
+            else None
+        )
         self._literal_set = frozenset(self._all_literals) if self._all_literals is not None else None
-        self.patterns = [(re2.compile(src, re2_options()), p) for src, p in zip(self.sources, det.patterns, strict=True)]
+        self.patterns = [
+            (re2.compile(src, re2_options()), p) for src, p in zip(self.sources, det.patterns, strict=True)
+        ]
         self.validator = VALIDATORS[det.validator] if det.validator else None
         self.refiner = REFINERS[det.refiner]
         self.context = _words_regex(det.context.words)
@@ -111,7 +117,12 @@ class CompiledDetector:
         return True
 
     def candidates(
-        self, text: str, btext: bytes, low: str, tables: TableContext, only: set[int] | None = None,
+        self,
+        text: str,
+        btext: bytes,
+        low: str,
+        tables: TableContext,
+        only: set[int] | None = None,
     ) -> Iterator[Candidate]:
         """Candidates from this detector's patterns (`only`: indices known to match somewhere).
 
@@ -144,7 +155,11 @@ class CompiledDetector:
                 # part of it is considered, so "AT90 6875 ..." never yields a card from its tail.
                 if refined_match and not self._boundary_ok(text, s, e if det.refiner != "iban" else None):
                     continue
-                if self.context is not None and det.require_context and not self._cue_near(low, s, e, tables, text):
+                if (
+                    self.context is not None
+                    and det.require_context
+                    and not self._cue_near(low, s, e, tables, text)
+                ):
                     continue
                 last_end = None
                 for cs, ce, value in self.refiner(text, s, e, det, self.validator):
@@ -178,7 +193,14 @@ class CompiledDetector:
         return header is not None and self.context.search(header) is not None
 
     def score_context(
-        self, text: str, low: str, start: int, end: int, base: float, why: list[str], tables: TableContext,
+        self,
+        text: str,
+        low: str,
+        start: int,
+        end: int,
+        base: float,
+        why: list[str],
+        tables: TableContext,
     ) -> float | None:
         det = self.det
         score = base
@@ -216,7 +238,8 @@ class CompiledDetector:
         lo = max(line_start if neg.same_line else 0, start - neg.before)
         penalised = False
         if self.strong_negative is not None and (
-            self.strong_negative.search(low, lo, start) or (header is not None and self.strong_negative.search(header))
+            self.strong_negative.search(low, lo, start)
+            or (header is not None and self.strong_negative.search(header))
         ):
             penalised = True
         if not penalised and self.negative is not None:
@@ -226,9 +249,10 @@ class CompiledDetector:
             hit_after = neg.after and self.negative.search(low, end, min(len(low), end + neg.after))
             header_neg = header is not None and self.negative.search(header)
             neg_distance = start - last.end() if last is not None else None
-            penalised = bool((last is not None or hit_after or header_neg) and (
-                cue_distance is None or (neg_distance is not None and neg_distance < cue_distance)
-            ))
+            penalised = bool(
+                (last is not None or hit_after or header_neg)
+                and (cue_distance is None or (neg_distance is not None and neg_distance < cue_distance))
+            )
         if not penalised and neg.foreign_label and cue_distance is None:
             label = _label_before(low, start, line_start)
             if label is not None:
@@ -245,14 +269,17 @@ class CompiledDetector:
 _LABEL_FILLERS = re.compile(r"(?:\s*(?:[:#=]|no\.?|nr\.?|number|num|id|code|ref)\s*)*$")
 _LABEL_WORD = re.compile(r"([a-z][a-z_-]{2,})\W{0,3}$")
 _FUNCTION_WORDS = frozenset(
-    "to with on is was were of for and or the your my our his her their at in into from using via by as be are "
-    "its it's this that these those a an new old same following below above here there again ending end ends "
-    "use used try tried enter entered gave give given provided provide has have had please sent send got get "
-    "reads read shows show showing say says said confirm confirmed update updated replace replaced verify "
-    "verified check checked add added remove removed keep kept store stored save saved filed record recorded "
-    "listed list digits numbers value values still now also just only into onto about regarding re fwd "
-    "file out backup primary secondary alternate other another correct right full complete whole long "
-    "details detail info information here's heres below is: was: are".split()
+    """
+to with on is was were of for and or the your my our his her their at in into from using via by as
+be are its it's this that these those a an new old same following below above here there again
+ending end ends use used try tried enter entered gave give given provided provide has have had
+please sent send got get reads read shows show showing say says said confirm confirmed update
+updated replace replaced verify verified check checked add added remove removed keep kept store
+stored save saved filed record recorded listed list digits numbers value values still now also just
+only into onto about regarding re fwd file out backup primary secondary alternate other another
+correct right full complete whole long details detail info information here's heres below is: was:
+are
+""".split()
 )
 
 
@@ -262,7 +289,7 @@ def _label_before(low: str, start: int, line_start: int) -> str | None:
     Fillers such as "no.", "#", "number", "id" between the word and the value are skipped; a
     function word ("to", "with", "is") is no label. Only the text on the value's line counts.
     """
-    head = low[max(line_start, start - 40):start]
+    head = low[max(line_start, start - 40) : start]
     head = _LABEL_FILLERS.sub("", head)
     m = _LABEL_WORD.search(head)
     if m is None:
@@ -339,7 +366,7 @@ class DetectionEngine:
         step = _PREFILTER_MAX - _PREFILTER_OVERLAP
         start = 0
         while True:
-            chunk = btext if n <= _PREFILTER_MAX else btext[start:start + _PREFILTER_MAX]
+            chunk = btext if n <= _PREFILTER_MAX else btext[start : start + _PREFILTER_MAX]
             for k in self._set.Match(chunk) or ():
                 di, pi = self._index[k]
                 wanted.setdefault(di, set()).add(pi)
@@ -372,7 +399,7 @@ class DetectionEngine:
         for (lset, words), data in zip(self._literal_sets, (btext, blow), strict=True):
             found: set[str] = set()
             for start in range(0, max(len(data), 1), _PREFILTER_MAX - _PREFILTER_OVERLAP):
-                for k in lset.Match(data[start:start + _PREFILTER_MAX]) or ():
+                for k in lset.Match(data[start : start + _PREFILTER_MAX]) or ():
                     found.add(words[k])
             out.append(found)
         return out[0], out[1]

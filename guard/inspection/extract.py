@@ -16,8 +16,8 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass, field
-from email.message import Message
 from email.header import decode_header, make_header
+from email.message import Message
 from html.parser import HTMLParser
 
 from guard.model import Channel, OutboundMessage, Segment
@@ -54,7 +54,9 @@ class Extraction:
 
 
 _BLOCK_TAGS = frozenset(
-    "p div br tr li ul ol table h1 h2 h3 h4 h5 h6 blockquote pre section article header footer hr dt dd".split()
+    """
+p div br tr li ul ol table h1 h2 h3 h4 h5 h6 blockquote pre section article header footer hr dt dd
+""".split()
 )
 _CELL_TAGS = frozenset({"td", "th"})
 
@@ -131,14 +133,47 @@ def decode_header_value(value: object) -> str:
         return text
 
 
-_NOT_CONTENT_HEADERS = frozenset({
-    "received", "return-path", "message-id", "in-reply-to", "references", "date", "mime-version",
-    "content-type", "content-transfer-encoding", "content-disposition", "content-id", "content-length",
-    "from", "to", "cc", "bcc", "reply-to", "sender", "delivered-to", "envelope-to", "dkim-signature",
-    "domainkey-signature", "authentication-results", "received-spf", "list-unsubscribe", "list-id",
-    "x-mailer", "user-agent", "precedence", "auto-submitted", "importance", "priority", "x-priority",
-    "thread-index", "thread-topic", "content-language", "accept-language",
-})
+_NOT_CONTENT_HEADERS = frozenset(
+    {
+        "received",
+        "return-path",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "date",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+        "content-disposition",
+        "content-id",
+        "content-length",
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "reply-to",
+        "sender",
+        "delivered-to",
+        "envelope-to",
+        "dkim-signature",
+        "domainkey-signature",
+        "authentication-results",
+        "received-spf",
+        "list-unsubscribe",
+        "list-id",
+        "x-mailer",
+        "user-agent",
+        "precedence",
+        "auto-submitted",
+        "importance",
+        "priority",
+        "x-priority",
+        "thread-index",
+        "thread-topic",
+        "content-language",
+        "accept-language",
+    }
+)
 _NOT_CONTENT_PREFIXES = ("arc-", "x-ms-", "x-google-", "x-guard-", "x-spam", "x-originating", "resent-")
 
 
@@ -275,21 +310,48 @@ class Extractor:
         name = _filename(part)
         label = f"{source} attachment {name}" if name else f"{source} {ctype}"
         charset = part.get_content_charset()
-        self._content(data, ctype, name, charset, label, ex, depth,
-                      is_attachment=bool(name) or part.get_content_disposition() == "attachment")
+        self._content(
+            data,
+            ctype,
+            name,
+            charset,
+            label,
+            ex,
+            depth,
+            is_attachment=bool(name) or part.get_content_disposition() == "attachment",
+        )
 
     # -- content by type -----------------------------------------------------------------------
     def _content(
-        self, data: bytes, ctype: str, name: str, charset: str | None, source: str, ex: Extraction,
-        depth: int, *, is_attachment: bool,
+        self,
+        data: bytes,
+        ctype: str,
+        name: str,
+        charset: str | None,
+        source: str,
+        ex: Extraction,
+        depth: int,
+        *,
+        is_attachment: bool,
     ) -> None:
         lower = name.lower()
         kind = "attachment" if is_attachment else "text"
         try:
             if ctype == "text/html" or lower.endswith((".html", ".htm")):
-                ex.add(html_to_text(_decode(data, charset)), source, "html" if not is_attachment else kind, self.limits)
-            elif data[:4] == b"PK\x03\x04" or lower.endswith((".zip", ".docx", ".xlsx", ".xlsm")) or ctype in (
-                "application/zip", "application/x-zip-compressed",
+                ex.add(
+                    html_to_text(_decode(data, charset)),
+                    source,
+                    "html" if not is_attachment else kind,
+                    self.limits,
+                )
+            elif (
+                data[:4] == b"PK\x03\x04"
+                or lower.endswith((".zip", ".docx", ".xlsx", ".xlsm"))
+                or ctype
+                in (
+                    "application/zip",
+                    "application/x-zip-compressed",
+                )
             ):
                 self._office_or_zip(data, lower, ctype, source, ex, depth)
             elif data[:5] == b"%PDF-" or ctype == "application/pdf" or lower.endswith(".pdf"):
@@ -298,9 +360,30 @@ class Extractor:
                 self._message_bytes(data, source, ex, depth + 1)
             elif data[:2] == b"\x1f\x8b" or lower.endswith(".gz"):
                 self._gzip(data, lower, source, ex, depth)
-            elif ctype.startswith("text/") or ctype in ("application/json", "application/csv", "application/xml") \
-                    or lower.endswith((".txt", ".csv", ".tsv", ".json", ".xml", ".log", ".md", ".ini", ".env",
-                                       ".yaml", ".yml", ".pem", ".key", ".cfg", ".conf")) or _looks_textual(data):
+            elif (
+                ctype.startswith("text/")
+                or ctype in ("application/json", "application/csv", "application/xml")
+                or lower.endswith(
+                    (
+                        ".txt",
+                        ".csv",
+                        ".tsv",
+                        ".json",
+                        ".xml",
+                        ".log",
+                        ".md",
+                        ".ini",
+                        ".env",
+                        ".yaml",
+                        ".yml",
+                        ".pem",
+                        ".key",
+                        ".cfg",
+                        ".conf",
+                    )
+                )
+                or _looks_textual(data)
+            ):
                 text = _decode(data, charset)
                 if ctype == "application/json" or lower.endswith(".json"):
                     text = _json_text(text)
@@ -321,10 +404,20 @@ class Extractor:
             raise Unscannable("gzip expands beyond the size/ratio limit (decompression bomb)")
         ex.budget -= len(out)
         inner_name = lower[:-3] if lower.endswith(".gz") else ""
-        self._content(out, "application/octet-stream", inner_name, None, f"{source} (gunzipped)", ex, depth + 1,
-                      is_attachment=True)
+        self._content(
+            out,
+            "application/octet-stream",
+            inner_name,
+            None,
+            f"{source} (gunzipped)",
+            ex,
+            depth + 1,
+            is_attachment=True,
+        )
 
-    def _office_or_zip(self, data: bytes, lower: str, ctype: str, source: str, ex: Extraction, depth: int) -> None:
+    def _office_or_zip(
+        self, data: bytes, lower: str, ctype: str, source: str, ex: Extraction, depth: int
+    ) -> None:
         if depth + 1 > self.limits.max_depth:
             raise Unscannable("archives nested too deeply")
         try:
@@ -339,7 +432,10 @@ class Extractor:
             for info in infos:
                 if info.flag_bits & 0x1:
                     raise Unscannable("encrypted archive member")
-                if info.file_size > max(info.compress_size, 1) * self.limits.max_ratio and info.file_size > 1_000_000:
+                if (
+                    info.file_size > max(info.compress_size, 1) * self.limits.max_ratio
+                    and info.file_size > 1_000_000
+                ):
                     raise Unscannable("archive member expands beyond the ratio limit (zip bomb)")
                 total += info.file_size
             if total > ex.budget:
@@ -358,8 +454,16 @@ class Extractor:
                     continue
                 member = _read_member(zf, info, ex.budget)
                 ex.budget -= len(member)
-                self._content(member, "application/octet-stream", info.filename, None,
-                              f"{source} > {info.filename}", ex, depth + 1, is_attachment=True)
+                self._content(
+                    member,
+                    "application/octet-stream",
+                    info.filename,
+                    None,
+                    f"{source} > {info.filename}",
+                    ex,
+                    depth + 1,
+                    is_attachment=True,
+                )
 
 
 class Unscannable(Exception):

@@ -29,22 +29,74 @@ _SPECIAL = re.compile(
     r"|<!--[^>]{0,2000}?-->|</?[A-Za-z][A-Za-z0-9]{0,15}(?:\s[^<>]{0,500})?/?>"
     r"|[^\x00-\x7f]+"
 )
-_BLOCK_TAG = re.compile(r"</?(?:p|div|br|tr|li|ul|ol|table|h[1-6]|blockquote|pre|hr|dd|dt|section|article)\b", re.I)
+_BLOCK_TAG = re.compile(
+    r"</?(?:p|div|br|tr|li|ul|ol|table|h[1-6]|blockquote|pre|hr|dd|dt|section|article)\b", re.I
+)
 _CELL_TAG = re.compile(r"</?t[dh]\b", re.I)
 
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe58\ufe63\uff0d"), "-")
 _SPACES = {
-    0x00A0: " ", 0x1680: " ", 0x2000: " ", 0x2001: " ", 0x2002: " ", 0x2003: " ", 0x2004: " ", 0x2005: " ",
-    0x2006: " ", 0x2007: " ", 0x2008: " ", 0x2009: " ", 0x200A: " ", 0x202F: " ", 0x205F: " ", 0x3000: " ",
-    0x2028: "\n", 0x2029: "\n", 0x0085: "\n",
+    0x00A0: " ",
+    0x1680: " ",
+    0x2000: " ",
+    0x2001: " ",
+    0x2002: " ",
+    0x2003: " ",
+    0x2004: " ",
+    0x2005: " ",
+    0x2006: " ",
+    0x2007: " ",
+    0x2008: " ",
+    0x2009: " ",
+    0x200A: " ",
+    0x202F: " ",
+    0x205F: " ",
+    0x3000: " ",
+    0x2028: "\n",
+    0x2029: "\n",
+    0x0085: "\n",
 }
 # Cyrillic and Greek capitals that look like Latin ones, as used to hide an IBAN's country code.
 _CONFUSABLE_LETTERS = {
-    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T",
-    "Х": "X", "Ѕ": "S", "І": "I", "Ј": "J", "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I",
-    "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
+    "А": "A",
+    "В": "B",
+    "Е": "E",
+    "К": "K",
+    "М": "M",
+    "Н": "H",
+    "О": "O",
+    "Р": "P",
+    "С": "C",
+    "Т": "T",
+    "Х": "X",
+    "Ѕ": "S",
+    "І": "I",
+    "Ј": "J",
+    "Α": "A",
+    "Β": "B",
+    "Ε": "E",
+    "Ζ": "Z",
+    "Η": "H",
+    "Ι": "I",
+    "Κ": "K",
+    "Μ": "M",
+    "Ν": "N",
+    "Ο": "O",
+    "Ρ": "P",
+    "Τ": "T",
+    "Υ": "Y",
+    "Χ": "X",
 }
-_DOTS = {0x00B7: ".", 0x2022: ".", 0x2027: ".", 0x30FB: ".", 0xFF0E: ".", 0x2024: ".", 0x2219: ".", 0x22C5: "."}
+_DOTS = {
+    0x00B7: ".",
+    0x2022: ".",
+    0x2027: ".",
+    0x30FB: ".",
+    0xFF0E: ".",
+    0x2024: ".",
+    0x2219: ".",
+    0x22C5: ".",
+}
 
 
 @lru_cache(maxsize=4096)
@@ -60,7 +112,7 @@ def _normalise_char(ch: str) -> str:
     if ch in _CONFUSABLE_LETTERS:
         return _CONFUSABLE_LETTERS[ch]
     category = unicodedata.category(ch)
-    if category == "Cf" or ch == "\u00ad" or category == "Mn" and code in range(0xFE00, 0xFE10):
+    if category == "Cf" or ch == "\u00ad" or (category == "Mn" and code in range(0xFE00, 0xFE10)):
         return ""  # zero-width, bidi controls, soft hyphen, variation selectors
     digit = unicodedata.decimal(ch, None)
     if digit is not None:
@@ -72,8 +124,17 @@ def _normalise_char(ch: str) -> str:
 
 
 _WORD_DIGITS = {
-    "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
-    "seven": "7", "eight": "8", "nine": "9",
+    "zero": "0",
+    "oh": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
 }
 _DIGIT_WORD = r"(?:zero|one|two|three|four|five|six|seven|eight|nine|oh)"
 # Disguises made of ASCII: a run of four or more spelled-out digits ("five nine one six"), and
@@ -88,7 +149,7 @@ _LOOKALIKE_DIGITS = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1"})
 
 
 def _ascii_replacement(piece: str) -> str:
-    if piece[0].isdigit() or piece[0] in "OolI" and not piece.isalpha():
+    if piece[0].isdigit() or (piece[0] in "OolI" and not piece.isalpha()):
         return piece.translate(_LOOKALIKE_DIGITS)
     words = re.findall(r"[A-Za-z]+", piece)
     return " ".join(_WORD_DIGITS[w.lower()] for w in words)
@@ -235,7 +296,7 @@ def _ascii_disguises(text: str) -> list[tuple[int, int]]:
 def _ascii_stage(text: str, spans: list[tuple[int, int]]) -> Normalised:
     """Spelled-out digits and digit look-alikes, once invisible characters are gone."""
     pieces = [(s, e, _ascii_replacement(text[s:e])) for s, e in spans]
-    return _build(text, [p for p in pieces if p[2] != text[p[0]:p[1]]])
+    return _build(text, [p for p in pieces if p[2] != text[p[0] : p[1]]])
 
 
 def normalise(text: str) -> Normalised:
@@ -256,6 +317,12 @@ def ascii_variant(first: Normalised) -> Normalised | _Composed | None:
     if second.identity:
         return None
     if first.identity:
-        return Normalised(second.text, first.original, second.norm_starts, second.norm_ends, second.orig_starts,
-                          second.orig_ends)
+        return Normalised(
+            second.text,
+            first.original,
+            second.norm_starts,
+            second.norm_ends,
+            second.orig_starts,
+            second.orig_ends,
+        )
     return _Composed(second.text, first.original, first, second)

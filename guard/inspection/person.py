@@ -12,13 +12,30 @@ import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import re2
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from guard.inspection.detect import Candidate, CompiledDetector
     from guard.inspection.tables import TableContext
+
+
+def _read(path: Path) -> frozenset[str]:
+    if not path.exists():
+        return frozenset()
+    return frozenset(
+        line.strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    )
+
+
+def _read_words(name: str) -> frozenset[str]:
+    from guard.inspection.rules import shipped_rules_dir
+
+    return _read(shipped_rules_dir() / "names" / name)
+
 
 _UP = "A-ZÀ-ÖØ-Þ"
 _LO = "a-zß-öø-ÿ"
@@ -52,11 +69,8 @@ def _runs(text: str) -> Iterator[tuple[int, int]]:
         yield s, e
         pos = e
 
-_GREETING_WORDS = frozenset(
-    "dear hi hello hey morning afternoon evening thanks attn attention customer client traveller traveler "
-    "passenger guest member patient cardholder holder beneficiary name for from to contact agent caller applicant "
-    "employee user mr mrs ms miss dr prof sir madam".split()
-)
+
+_GREETING_WORDS = _read_words("name_cues.txt")
 
 
 def _is_greeting(prefix: str) -> bool:
@@ -79,26 +93,11 @@ _AFTER_CUES = re.compile(
 )
 
 # Capitalised words that are never part of a person's name in this setting.
-_STOP = frozenset("""
-a an and the of for to in on at by with from as is are was be been or not no yes this that these those
-dear hi hello hey morning afternoon evening thanks thank regards kind best warm cheers sincerely
-team support customer customers service services care billing account accounts desk travel fraud claims
-operations operation department dept office bank banking credit union energy home insurance health
-telecom streaming outfitters group inc ltd llc corp company co holdings partners bluepeak harbor pine
-developer developers security sales marketing finance legal hr it admin help center centre
-street st avenue ave road rd ln drive dr ct boulevard blvd suite apt unit
-monday tuesday wednesday thursday friday saturday sunday january february march july
-september october november december jan feb mar apr jun jul aug sep sept oct nov dec
-please note re fw fwd subject hi all regards mr mrs ms miss dr prof sir madam
-new old city county state states united america american
-card visa mastercard amex discover iban ssn dob passport routing checking savings
-internal external escalation issue ticket order invoice payment refund update
-the agent manager director lead senior junior head chief officer
-""".split())
+_STOP = _read_words("not_names.txt")
 
 
 # Words stripped from the front of a run ("Good morning Anna Lee", "North Harbor Bank").
-_LEADING = _STOP | frozenset("good north south east west dear".split())
+_LEADING = _STOP | frozenset(["good", "north", "south", "east", "west", "dear"])
 
 
 @lru_cache(maxsize=1)
@@ -118,14 +117,6 @@ def _fold(word: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(c))
 
 
-def _read(path: Path) -> frozenset[str]:
-    if not path.exists():
-        return frozenset()
-    return frozenset(
-        line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")
-    )
-
-
 def person_candidates(cd: CompiledDetector, text: str, low: str, tables: TableContext) -> Iterator[Candidate]:
     from guard.inspection.detect import Candidate
 
@@ -137,9 +128,9 @@ def person_candidates(cd: CompiledDetector, text: str, low: str, tables: TableCo
         for part in text[run_start:run_end].split(" "):
             tokens.append((pos, pos + len(part)))
             pos += len(part) + 1
-        while tokens and text[tokens[0][0]:tokens[0][1]].lower().rstrip(".") in _LEADING:
+        while tokens and text[tokens[0][0] : tokens[0][1]].lower().rstrip(".") in _LEADING:
             tokens.pop(0)
-        while tokens and text[tokens[-1][0]:tokens[-1][1]].lower().rstrip(".") in _STOP:
+        while tokens and text[tokens[-1][0] : tokens[-1][1]].lower().rstrip(".") in _STOP:
             tokens.pop()
         if len(tokens) < 2:
             continue
@@ -161,7 +152,7 @@ def person_candidates(cd: CompiledDetector, text: str, low: str, tables: TableCo
         if score == 0.0:
             continue
         line_start = tables.line_start(start)
-        prefix = text[max(line_start, start - 40):start]
+        prefix = text[max(line_start, start - 40) : start]
         if _is_greeting(prefix):
             score += 0.3
             why.append("greeting or label before +0.30")
@@ -174,7 +165,7 @@ def person_candidates(cd: CompiledDetector, text: str, low: str, tables: TableCo
                 why.append("signature position +0.30")
             else:
                 score += 0.1
-        if _AFTER_CUES.search(text[end:end + 20]):
+        if _AFTER_CUES.search(text[end : end + 20]):
             score += 0.15
             why.append("cue after +0.15")
         header = tables.header_for(text, start)

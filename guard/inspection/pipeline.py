@@ -25,7 +25,17 @@ from guard.inspection.normalise import ascii_variant, normalise
 from guard.inspection.person import person_candidates
 from guard.inspection.policy import Policy
 from guard.inspection.rules import load_detectors, shipped_rules_dir
-from guard.model import Action, Audience, Channel, Decision, Finding, OutboundMessage, RecipientClass, Segment, Verdict
+from guard.model import (
+    Action,
+    Audience,
+    Channel,
+    Decision,
+    Finding,
+    OutboundMessage,
+    RecipientClass,
+    Segment,
+    Verdict,
+)
 
 CUSTOM_ENGINES = {"person_names": person_candidates}
 _NON_ALNUM = re.compile(r"[\W_]+")
@@ -57,14 +67,20 @@ def _compact(entity_type: str, value: str) -> str:
 
 
 _VARIANT_WINDOW = 300  # characters of context kept around a spelled-out or look-alike number
-_WARM_UP = "Dear Jane Doe,\ncard 4111 1111 1111 1111, DOB: 01.02.1980, IBAN DE89 3704 0044 0532 0130 00\nThanks,\nJo"
+_WARM_UP = (
+    "Dear Jane Doe,\ncard 4111 1111 1111 1111, DOB: 01.02.1980, IBAN DE89 3704 0044 0532 0130 00\nThanks,\nJo"
+)
 
 
 class Inspector:
     """Compiled rules and policy; `inspect()` is pure, synchronous and safe to call from threads."""
 
     def __init__(
-        self, engine: DetectionEngine, policy: Policy, audience: AudienceClassifier, hash_key: bytes,
+        self,
+        engine: DetectionEngine,
+        policy: Policy,
+        audience: AudienceClassifier,
+        hash_key: bytes,
         limits: Limits | None = None,
     ) -> None:
         self.engine = engine
@@ -82,8 +98,13 @@ class Inspector:
         policy_path = Path(settings.rules.policy) if settings.rules.policy else shipped / "policy.yaml"
         policy = Policy.load(policy_path)
         limits = Limits(max_chars=settings.rules.max_scan_chars)
-        inspector = cls(DetectionEngine(detectors, CUSTOM_ENGINES), policy,
-                        AudienceClassifier(settings.org.internal_domains), _hash_key(settings, persist_key), limits)
+        inspector = cls(
+            DetectionEngine(detectors, CUSTOM_ENGINES),
+            policy,
+            AudienceClassifier(settings.org.internal_domains),
+            _hash_key(settings, persist_key),
+            limits,
+        )
         inspector.scan_text(_WARM_UP)  # load name lists and regex caches now, not on the first message
         return inspector
 
@@ -108,7 +129,9 @@ class Inspector:
             out.sort(key=lambda t: t[0])
         return out
 
-    def _variant_candidates(self, variant: Any, seen: list[tuple[int, int, Candidate]]) -> list[tuple[int, int, Candidate]]:
+    def _variant_candidates(
+        self, variant: Any, seen: list[tuple[int, int, Candidate]]
+    ) -> list[tuple[int, int, Candidate]]:
         """Detect in the second reading, only around what it changed, keeping new spans only."""
         second = variant.second if hasattr(variant, "second") else variant
         windows: list[list[int]] = []
@@ -133,9 +156,15 @@ class Inspector:
     def _finding(self, text: str, s: int, e: int, c: Candidate, segment: int) -> Finding:
         det = c.detector
         return Finding(
-            type=det.type, category=det.category, start=s, end=e, score=c.score, detector=det.id,
+            type=det.type,
+            category=det.category,
+            start=s,
+            end=e,
+            score=c.score,
+            detector=det.id,
             preview=preview(det.type, c.value if det.type != "API_KEY" else text[s:e]),
-            value_hash=value_hash(self.hash_key, det.type, _compact(det.type, c.value)), segment=segment,
+            value_hash=value_hash(self.hash_key, det.type, _compact(det.type, c.value)),
+            segment=segment,
             explanation=tuple(c.explanation),
         )
 
@@ -154,10 +183,20 @@ class Inspector:
             segments = list(extraction.segments)
             for source, reason in extraction.unscannable:
                 segments.append(Segment(text="", source=source, kind="unscannable"))
-                findings.append(Finding(
-                    type="UNSCANNABLE", category="other", start=0, end=0, score=1.0, detector="EXTRACTOR",
-                    preview=reason, value_hash="", segment=len(segments) - 1, explanation=(reason,),
-                ))
+                findings.append(
+                    Finding(
+                        type="UNSCANNABLE",
+                        category="other",
+                        start=0,
+                        end=0,
+                        score=1.0,
+                        detector="EXTRACTOR",
+                        preview=reason,
+                        value_hash="",
+                        segment=len(segments) - 1,
+                        explanation=(reason,),
+                    )
+                )
             recipients = tuple(self.audience.classify(r) for r in message.recipients)
             return self._verdict(message, findings, segments, recipients, time.perf_counter() - started)
         except InspectionError:
@@ -166,22 +205,36 @@ class Inspector:
             raise InspectionError(f"inspection failed: {type(exc).__name__}") from exc
 
     def _verdict(
-        self, message: OutboundMessage, findings: list[Finding], segments: list[Segment],
-        recipients: tuple[RecipientClass, ...], duration: float,
+        self,
+        message: OutboundMessage,
+        findings: list[Finding],
+        segments: list[Segment],
+        recipients: tuple[RecipientClass, ...],
+        duration: float,
     ) -> Verdict:
         if message.audience is not None:
             audience = message.audience
         elif recipients:
-            audience = Audience.EXTERNAL if any(r.audience is Audience.EXTERNAL for r in recipients) else Audience.INTERNAL
+            audience = (
+                Audience.EXTERNAL
+                if any(r.audience is Audience.EXTERNAL for r in recipients)
+                else Audience.INTERNAL
+            )
         else:
             audience = Audience.EXTERNAL  # unknown destination: assume the worst
         lookalike = any(r.lookalike_of for r in recipients)
         decisions: dict[Audience, Decision] = {
-            a: self.policy.decide(findings, a, lookalike=lookalike and a is Audience.EXTERNAL) for a in Audience
+            a: self.policy.decide(findings, a, lookalike=lookalike and a is Audience.EXTERNAL)
+            for a in Audience
         }
         return Verdict(
-            action=decisions[audience].action, audience=audience, decisions=decisions, findings=tuple(findings),
-            segments=tuple(segments), recipients=recipients, duration_s=duration,
+            action=decisions[audience].action,
+            audience=audience,
+            decisions=decisions,
+            findings=tuple(findings),
+            segments=tuple(segments),
+            recipients=recipients,
+            duration_s=duration,
         )
 
     def decide(self, findings: Sequence[Finding], audience: Audience) -> Decision:
@@ -197,7 +250,7 @@ class Inspector:
         for f in sorted(findings, key=lambda f: f.start):
             if f.start < last or f.end <= f.start:
                 continue
-            out.append(text[last:f.start])
+            out.append(text[last : f.start])
             out.append(redaction(f.type))
             last = f.end
         out.append(text[last:])
@@ -256,8 +309,10 @@ class Inspector:
             if not self._part_findings(part):
                 return
             # Something is still visible once the markup is rendered (digits split by tags): drop the part.
-        notice = (f"The {'attachment ' + filename if filename else 'content'} was removed by Outbound Guard "
-                  "because it contains sensitive data.")
+        notice = (
+            f"The {'attachment ' + filename if filename else 'content'} was removed by Outbound Guard "
+            "because it contains sensitive data."
+        )
         part.set_content(notice, subtype="plain", charset="utf-8")
         if filename:
             part.add_header("Content-Disposition", "attachment", filename=f"{filename}.removed.txt")

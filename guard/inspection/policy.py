@@ -109,7 +109,7 @@ class Policy:
         to = "an external recipient" if audience is Audience.EXTERNAL else "internal recipients"
         lead = {
             Action.ALLOW: f"Allowed: found {found} in a message to {to}",
-            Action.REDACT: f"Redacted: found {found} in a message to {to}; the values were masked before sending",
+            Action.REDACT: f"Redacted: found {found} in a message to {to}; the values were masked",
             Action.QUARANTINE: f"Held for security review: found {found} in a message to {to}",
             Action.BLOCK: f"Refused: found {found} in a message to {to}",
         }[row.action]

@@ -31,7 +31,9 @@ def none(text: str, s: int, e: int, det: Detector, validate: Callable[[str], boo
 _DIGIT_RUN = re.compile(r"\d+")
 
 
-def digit_groups(text: str, s: int, e: int, det: Detector, validate: Callable[[str], bool] | None) -> Iterator[Span]:
+def digit_groups(
+    text: str, s: int, e: int, det: Detector, validate: Callable[[str], bool] | None
+) -> Iterator[Span]:
     groups = [(m.start(), m.end(), m.group()) for m in _DIGIT_RUN.finditer(text, s, e)]
     lo, hi = det.min_digits or 1, det.max_digits or 64
     n = len(groups)
@@ -52,7 +54,7 @@ def digit_groups(text: str, s: int, e: int, det: Detector, validate: Callable[[s
             b += 1
         hit = None
         for b in reversed(ends):
-            value = "".join(g[2] for g in groups[a:b + 1])
+            value = "".join(g[2] for g in groups[a : b + 1])
             if validate is None or validate(value):
                 hit = (groups[a][0], groups[b][1], value, b)
                 break

@@ -134,7 +134,7 @@ def _load_file(path: Path, macros: dict[str, str]) -> list[Detector]:
         raise RuleError(f"{path}: cannot read rule file: {exc}") from None
     if data is None:
         return []
-    if not isinstance(data, dict) or "detectors" not in data and "macros" not in data:
+    if not isinstance(data, dict) or ("detectors" not in data and "macros" not in data):
         raise RuleError(f"{path}: expected a mapping with 'detectors'")
     raw_detectors = data.get("detectors") or []
     if not isinstance(raw_detectors, list):
@@ -147,7 +147,8 @@ def _load_file(path: Path, macros: dict[str, str]) -> list[Detector]:
             det = Detector.model_validate(raw)
         except ValidationError as exc:
             detail = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}"
+                f"{'.'.join(str(p) for p in e['loc'])}: "
+                f"{'unknown key' if e['type'] == 'extra_forbidden' else e['msg']}"
                 for e in exc.errors()
             )
             raise RuleError(f"{path}: rule {rid}: {detail}") from None

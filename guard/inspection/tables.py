@@ -98,7 +98,7 @@ class TableContext:
     def _line(self, text: str, ls: int) -> tuple[str, str | None, int]:
         info = self._lines.get(ls)
         if info is None:
-            line = text[ls:self.line_end(ls)].rstrip("\r")
+            line = text[ls : self.line_end(ls)].rstrip("\r")
             delim = _delimiter(line)
             info = (line, delim, _count(line, delim) if delim else 0)
             self._lines[ls] = info

@@ -88,8 +88,11 @@ def luhn_card(value: str) -> bool:
     """Luhn plus a known brand prefix and length; all-same-digit numbers are not cards."""
     value = _digits(value)
     return (
-        value.isdigit() and 12 <= len(value) <= 19 and card_brand(value) is not None
-        and len(set(value)) > 1 and luhn_ok(value)
+        value.isdigit()
+        and 12 <= len(value) <= 19
+        and card_brand(value) is not None
+        and len(set(value)) > 1
+        and luhn_ok(value)
     )
 
 
@@ -182,8 +185,12 @@ def phone_intl(value: str) -> bool:
     return phonenumbers.is_possible_number(number)
 
 
-_MONTHS = {m: i + 1 for i, m in enumerate(
-    ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"))}
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+    )
+}
 
 
 def _year(token: str) -> int:
@@ -226,7 +233,7 @@ def _parse_date(value: str) -> _dt.date | None:
 def birth_date(value: str) -> bool:
     """A real calendar date between 1900 and today."""
     d = _parse_date(value.upper())
-    return d is not None and 1900 <= d.year and d <= _dt.date.today()
+    return d is not None and d.year >= 1900 and d <= _dt.date.today()
 
 
 def shannon_entropy(value: str) -> float:

@@ -35,17 +35,24 @@ def test_guard_alone_on_a_10kb_message(bench: ModuleType) -> None:
 
 def _round(large: dict[str, object]) -> dict[str, object]:
     part = {"n": 1, "bytes": 10, "seconds": 0.5, "cpu_s": 0.4}
-    return {"startup": {"seconds": 1.0, "peak_rss_mb": 50.0},
-            "cli": {"seconds": 2.0, "cpu_s": 1.5, "peak_rss_mb": 60.0},
-            "inproc": {"n": 2, "bytes": 20, "cold": part, "warm": part, "repeat": part}, "large10000": large}
+    return {
+        "startup": {"seconds": 1.0, "peak_rss_mb": 50.0},
+        "cli": {"seconds": 2.0, "cpu_s": 1.5, "peak_rss_mb": 60.0},
+        "inproc": {"n": 2, "bytes": 20, "cold": part, "warm": part, "repeat": part},
+        "large10000": large,
+    }
 
 
 def test_presidio_types_map_to_ours_and_threshold_applies(bench: ModuleType, tmp_path: Path) -> None:
     preds = tmp_path / "presidio.jsonl"
-    spans = [{"type": "IBAN_CODE", "start": 0, "end": 22, "score": 1.0},
-             {"type": "US_BANK_NUMBER", "start": 30, "end": 42, "score": 0.05},
-             {"type": "DATE_TIME", "start": 50, "end": 60, "score": 0.85}]
+    spans = [
+        {"type": "IBAN_CODE", "start": 0, "end": 22, "score": 1.0},
+        {"type": "US_BANK_NUMBER", "start": 30, "end": 42, "score": 0.05},
+        {"type": "DATE_TIME", "start": 50, "end": 60, "score": 0.85},
+    ]
     preds.write_text(json.dumps({"id": "m1", "spans": spans}) + "\n")
-    assert bench.presidio_spans(preds)["m1"] == [{"type": "IBAN", "start": 0, "end": 22},
-                                                 {"type": "US_BANK_ACCOUNT", "start": 30, "end": 42}]
+    assert bench.presidio_spans(preds)["m1"] == [
+        {"type": "IBAN", "start": 0, "end": 22},
+        {"type": "US_BANK_ACCOUNT", "start": 30, "end": 42},
+    ]
     assert bench.presidio_spans(preds, 0.5)["m1"] == [{"type": "IBAN", "start": 0, "end": 22}]

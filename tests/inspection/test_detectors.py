@@ -31,7 +31,11 @@ POSITIVES = [
     ("US_SSN", "social security number 591 68 1251", "591 68 1251"),
     ("US_SSN", "SSN on file: 591681251", "591681251"),
     ("US_SSN", "Identity verified - SSN 6868\r\n39826 matches", "6868\r\n39826"),
-    ("US_SSN", "my SSN is five nine one six eight one two five one", "five nine one six eight one two five one"),
+    (
+        "US_SSN",
+        "my SSN is five nine one six eight one two five one",
+        "five nine one six eight one two five one",
+    ),
     # bank
     ("IBAN", "IBAN FR34 9862 0454 1047 2697 4587 489. Thanks", "FR34 9862 0454 1047 2697 4587 489"),
     ("IBAN", "IBAN: de89 3704 0044 0532 0130 00", "de89 3704 0044 0532 0130 00"),
@@ -52,24 +56,43 @@ POSITIVES = [
     ("DATE_OF_BIRTH", "date of birth: March 4th, 1985", "March 4th, 1985"),
     # credentials
     ("API_KEY", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
-    ("API_KEY", "token ghp_8T28ATCrs1uU1H4f9WV2HrVQ3ZDHXMwB7kxT now", "ghp_8T28ATCrs1uU1H4f9WV2HrVQ3ZDHXMwB7kxT"),
+    (
+        "API_KEY",
+        "token ghp_8T28ATCrs1uU1H4f9WV2HrVQ3ZDHXMwB7kxT now",
+        "ghp_8T28ATCrs1uU1H4f9WV2HrVQ3ZDHXMwB7kxT",
+    ),
     ("API_KEY", "key rk_live_NpnYJbo7Wew8bMiAxQPHp7zl ok", "rk_live_NpnYJbo7Wew8bMiAxQPHp7zl"),
     ("API_KEY", "xoxb-533744844201-1500431178647-AsDprMDjiP6lTl0gwAsoOESl", None),
-    ("API_KEY", "api_secret: 2f3dad01d194e6f3391fa920a5db423c24b9b7c0", "2f3dad01d194e6f3391fa920a5db423c24b9b7c0"),
+    (
+        "API_KEY",
+        "api_secret: 2f3dad01d194e6f3391fa920a5db423c24b9b7c0",
+        "2f3dad01d194e6f3391fa920a5db423c24b9b7c0",
+    ),
     ("API_KEY", "password: Summer2024!xyz", "Summer2024!xyz"),
     ("API_KEY", '{"user": "ann", "password": "Summer2024!xyz"}', "Summer2024!xyz"),
     ("API_KEY", "Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
     ("API_KEY", "postgres://app:s3cretPassw0rd@db.internal:5432/app", "s3cretPassw0rd"),
-    ("API_KEY", "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
-     None),
-    ("API_KEY", "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n-----END RSA PRIVATE KEY-----", None),
+    (
+        "API_KEY",
+        "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        None,
+    ),
+    (
+        "API_KEY",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo\n"
+        "-----END RSA PRIVATE KEY-----",
+        None,
+    ),
     # contact
     ("EMAIL", "write to justin41@example.net today", "justin41@example.net"),
     ("PHONE", "call +1-801-234-5703 now", "+1-801-234-5703"),
     ("PHONE", "T: (636) 860-5079 | E:", "(636) 860-5079"),
     ("PHONE", "+44 20 7946 0958", "+44 20 7946 0958"),
-    ("ADDRESS", "ship to 718 Jackson Mill Suite 396, South Gregoryfort, WA 08869.",
-     "718 Jackson Mill Suite 396, South Gregoryfort, WA 08869"),
+    (
+        "ADDRESS",
+        "ship to 718 Jackson Mill Suite 396, South Gregoryfort, WA 08869.",
+        "718 Jackson Mill Suite 396, South Gregoryfort, WA 08869",
+    ),
     ("ADDRESS", "350 Fifth Avenue, New York, New York 10118", None),
     ("PERSON", "Dear Jerome Griffin,\n\nthanks", "Jerome Griffin"),
     ("PERSON", "Thanks,\nTiffany Webb (Fraud Operations)", "Tiffany Webb"),
@@ -99,7 +122,10 @@ NEGATIVES = [
     ("DATE_OF_BIRTH", "Your invoice is due on 21 Mar 2024."),  # no birth cue
     ("DATE_OF_BIRTH", "born 31.02.1980"),  # not a date
     ("API_KEY", "fixed in commit 69ba5d3bff65366f57858fb64b85a0c345049c4e"),
-    ("API_KEY", "Download checksum (sha256): 2789755e6af619f15229ad3dca730e59bb893efc216863606a0204e42ecbfa23"),
+    (
+        "API_KEY",
+        "Download checksum (sha256): 2789755e6af619f15229ad3dca730e59bb893efc216863606a0204e42ecbfa23",
+    ),
     ("API_KEY", "Request id ea9dc1a3-5287-4a30-bd2d-2702b0f40ed1 shows the timeout"),
     ("API_KEY", "Please reset your password: https://example.com/reset"),
     ("API_KEY", "Your password is reset"),
@@ -113,7 +139,7 @@ NEGATIVES = [
 
 @pytest.mark.parametrize(("entity", "text", "value"), POSITIVES)
 def test_detects(inspector: Inspector, entity: str, text: str, value: str | None) -> None:
-    found = [(f.type, text[f.start:f.end]) for f in inspector.scan_text(text)]
+    found = [(f.type, text[f.start : f.end]) for f in inspector.scan_text(text)]
     expected = value if value is not None else None
     hits = [v for t, v in found if t == entity]
     assert hits, f"{entity} not found in {text!r}; found {found}"
@@ -123,7 +149,7 @@ def test_detects(inspector: Inspector, entity: str, text: str, value: str | None
 
 @pytest.mark.parametrize(("entity", "text"), NEGATIVES)
 def test_near_miss_is_not_reported(inspector: Inspector, entity: str, text: str) -> None:
-    found = [(f.type, text[f.start:f.end]) for f in inspector.scan_text(text)]
+    found = [(f.type, text[f.start : f.end]) for f in inspector.scan_text(text)]
     assert entity not in [t for t, _ in found], found
 
 
@@ -143,19 +169,23 @@ def test_same_value_same_hash_whatever_the_disguise(inspector: Inspector) -> Non
 
 
 def test_table_column_header_is_context(inspector: Inspector) -> None:
-    text = "name\trouting\taccount\tamount\nNathan Johnson\t629605970\t96348884063\t1533.68\n" \
-           "Robin Carter\t243263251\t86079985\t1996.95\n"
-    types = sorted((f.type, text[f.start:f.end]) for f in inspector.scan_text(text) if f.type != "PERSON")
+    text = (
+        "name\trouting\taccount\tamount\nNathan Johnson\t629605970\t96348884063\t1533.68\n"
+        "Robin Carter\t243263251\t86079985\t1996.95\n"
+    )
+    types = sorted((f.type, text[f.start : f.end]) for f in inspector.scan_text(text) if f.type != "PERSON")
     assert ("ABA_ROUTING", "629605970") in types
     assert ("US_BANK_ACCOUNT", "86079985") in types
     assert ("US_BANK_ACCOUNT", "96348884063") in types
 
 
 def test_csv_with_quoted_commas(inspector: Inspector) -> None:
-    text = ('customer,ssn,dob,address\n'
-            'Derek Gonzalez,182-12-5403,03-05-1948,"7179 Parker Motorway Apt. 004, East Brandonton, ND 84308"\n'
-            'Austin Nelson,143882862,October 04, 1972,"0352 Miller Tunnel, Jessicaborough, GA 81409"\n')
-    found = {(f.type, text[f.start:f.end]) for f in inspector.scan_text(text)}
+    text = (
+        "customer,ssn,dob,address\n"
+        'Derek Gonzalez,182-12-5403,03-05-1948,"7179 Parker Motorway Apt. 004, East Brandonton, ND 84308"\n'
+        'Austin Nelson,143882862,October 04, 1972,"0352 Miller Tunnel, Jessicaborough, GA 81409"\n'
+    )
+    found = {(f.type, text[f.start : f.end]) for f in inspector.scan_text(text)}
     assert ("US_SSN", "143882862") in found
     assert ("DATE_OF_BIRTH", "October 04, 1972") in found
     assert ("DATE_OF_BIRTH", "03-05-1948") in found

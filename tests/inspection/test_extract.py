@@ -9,11 +9,10 @@ import time
 from email.message import EmailMessage
 
 import pytest
+from inspection_builders import docx_with_text, pdf_with_text, xlsx_with_rows, zip_bomb, zip_of
 
 from guard.inspection import Inspector
 from guard.model import Action, Audience, Channel, OutboundMessage
-
-from inspection_builders import docx_with_text, pdf_with_text, xlsx_with_rows, zip_bomb, zip_of
 
 CARD = "4111 1111 1111 1111"
 
@@ -51,22 +50,28 @@ def test_transfer_encodings(inspector: Inspector, cte: str) -> None:
 
 
 def test_quoted_printable_soft_break_inside_the_number(inspector: Inspector) -> None:
-    raw = (b"From: a@example.com\r\nTo: b@customer.net\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
-           b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
-           b"card 4111 11=\r\n11 1111 1111 thanks\r\n")
+    raw = (
+        b"From: a@example.com\r\nTo: b@customer.net\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+        b"card 4111 11=\r\n11 1111 1111 thanks\r\n"
+    )
     assert "CREDIT_CARD" in _types(inspector, raw)
 
 
 def test_unknown_charset_falls_back(inspector: Inspector) -> None:
-    raw = (b"From: a@example.com\r\nTo: b@customer.net\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
-           b"Content-Type: text/plain; charset=x-no-such-charset\r\n\r\ncard 4111 1111 1111 1111 \xff\xfe\r\n")
+    raw = (
+        b"From: a@example.com\r\nTo: b@customer.net\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=x-no-such-charset\r\n\r\ncard 4111 1111 1111 1111 \xff\xfe\r\n"
+    )
     assert "CREDIT_CARD" in _types(inspector, raw)
 
 
 def test_html_part_with_tags_and_comments_between_digits(inspector: Inspector) -> None:
     m = _mail("see html")
-    m.add_alternative("<p>card <b>4111</b><!-- x --><i>1111</i>1111<span style='display:none'>1111</span></p>",
-                      subtype="html")
+    m.add_alternative(
+        "<p>card <b>4111</b><!-- x --><i>1111</i>1111<span style='display:none'>1111</span></p>",
+        subtype="html",
+    )
     assert "CREDIT_CARD" in _types(inspector, m.as_bytes())
 
 
@@ -79,17 +84,33 @@ def test_forwarded_message(inspector: Inspector) -> None:
     assert cards and "forwarded" in v.segments[cards[0].segment].source
 
 
-@pytest.mark.parametrize(("name", "maintype", "subtype", "data"), [
-    ("customers.csv", "text", "csv", b"name,card\nAnn Lee,4111 1111 1111 1111\n"),
-    ("data.json", "application", "json", b'{"customer": {"ssn": "591-68-1251"}}'),
-    ("statement.pdf", "application", "pdf", pdf_with_text("Card 4111 1111 1111 1111")),
-    ("letter.docx", "application", "vnd.openxmlformats-officedocument.wordprocessingml.document",
-     docx_with_text("IBAN DE89 3704 0044 0532 0130 00")),
-    ("sheet.xlsx", "application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-     xlsx_with_rows([["name", "ssn"], ["Ann Lee", "591-68-1251"]])),
-    ("nested.zip", "application", "zip", zip_of({"inner.zip": zip_of({"a.txt": b"card 4111 1111 1111 1111"})})),
-    ("notes.txt.gz", "application", "gzip", gzip.compress(b"SSN 591-68-1251")),
-])
+@pytest.mark.parametrize(
+    ("name", "maintype", "subtype", "data"),
+    [
+        ("customers.csv", "text", "csv", b"name,card\nAnn Lee,4111 1111 1111 1111\n"),
+        ("data.json", "application", "json", b'{"customer": {"ssn": "591-68-1251"}}'),
+        ("statement.pdf", "application", "pdf", pdf_with_text("Card 4111 1111 1111 1111")),
+        (
+            "letter.docx",
+            "application",
+            "vnd.openxmlformats-officedocument.wordprocessingml.document",
+            docx_with_text("IBAN DE89 3704 0044 0532 0130 00"),
+        ),
+        (
+            "sheet.xlsx",
+            "application",
+            "vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            xlsx_with_rows([["name", "ssn"], ["Ann Lee", "591-68-1251"]]),
+        ),
+        (
+            "nested.zip",
+            "application",
+            "zip",
+            zip_of({"inner.zip": zip_of({"a.txt": b"card 4111 1111 1111 1111"})}),
+        ),
+        ("notes.txt.gz", "application", "gzip", gzip.compress(b"SSN 591-68-1251")),
+    ],
+)
 def test_attachments(inspector: Inspector, name: str, maintype: str, subtype: str, data: bytes) -> None:
     m = _mail("see attached")
     m.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
@@ -99,13 +120,16 @@ def test_attachments(inspector: Inspector, name: str, maintype: str, subtype: st
     assert name in v.segments[sensitive[0].segment].source
 
 
-@pytest.mark.parametrize(("name", "data", "why"), [
-    ("bomb.zip", zip_bomb(), "bomb"),
-    ("secret.zip", zip_of({"a.txt": b"x" * 100}, encrypted_flag=True), "encrypted"),
-    ("broken.pdf", b"%PDF-1.4\n garbage", ""),
-    ("broken.zip", b"PK\x03\x04 not really", "ZIP"),
-    ("bomb.gz", gzip.compress(b"\0" * (80 * 1024 * 1024)), "bomb"),
-])
+@pytest.mark.parametrize(
+    ("name", "data", "why"),
+    [
+        ("bomb.zip", zip_bomb(), "bomb"),
+        ("secret.zip", zip_of({"a.txt": b"x" * 100}, encrypted_flag=True), "encrypted"),
+        ("broken.pdf", b"%PDF-1.4\n garbage", ""),
+        ("broken.zip", b"PK\x03\x04 not really", "ZIP"),
+        ("bomb.gz", gzip.compress(b"\0" * (80 * 1024 * 1024)), "bomb"),
+    ],
+)
 def test_hostile_attachments_fail_closed(inspector: Inspector, name: str, data: bytes, why: str) -> None:
     m = _mail("see attached")
     m.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
@@ -130,19 +154,26 @@ def test_deeply_nested_multipart_fails_closed(inspector: Inspector) -> None:
     assert any(f.type == "UNSCANNABLE" for f in v.findings)
 
 
-@pytest.mark.parametrize("raw", [
-    b"", b"\x00\x01\x02", b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nbroken",
-    b"Subject: =?utf-8?b?invalid base64?=\r\n\r\nbody", b"Content-Transfer-Encoding: base64\r\n\r\n!!!notbase64",
-    b"From: a\r\n" * 5000 + b"\r\nbody",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00\x01\x02",
+        b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nbroken",
+        b"Subject: =?utf-8?b?invalid base64?=\r\n\r\nbody",
+        b"Content-Transfer-Encoding: base64\r\n\r\n!!!notbase64",
+        b"From: a\r\n" * 5000 + b"\r\nbody",
+    ],
+)
 def test_malformed_mime_never_crashes(inspector: Inspector, raw: bytes) -> None:
     _verdict(inspector, raw)
 
 
 def test_malformed_base64_still_scans_what_is_readable(inspector: Inspector) -> None:
     body = base64.b64encode(f"card {CARD}".encode()).decode()[:-3] + "!!"
-    raw = ("From: a@example.com\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-           + body).encode()
+    raw = (
+        "From: a@example.com\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body
+    ).encode()
     _verdict(inspector, raw)  # must not raise
 
 
@@ -157,8 +188,10 @@ def test_large_message_is_inspected_quickly(inspector: Inspector) -> None:
 
 
 def test_custom_and_encoded_headers_are_scanned(inspector: Inspector) -> None:
-    raw = (b"From: a@example.com\r\nTo: b@customer.net\r\nX-Note: card 4111 1111 1111 1111\r\n"
-           b"Subject: =?utf-8?b?U1NOIDU5MS02OC0xMjUx?=\r\n\r\nhello\r\n")
+    raw = (
+        b"From: a@example.com\r\nTo: b@customer.net\r\nX-Note: card 4111 1111 1111 1111\r\n"
+        b"Subject: =?utf-8?b?U1NOIDU5MS02OC0xMjUx?=\r\n\r\nhello\r\n"
+    )
     v = _verdict(inspector, raw)
     sources = {(f.type, v.segments[f.segment].source) for f in v.findings}
     assert ("CREDIT_CARD", "header X-Note") in sources

@@ -10,14 +10,24 @@ from hypothesis import strategies as st
 from guard.inspection import Inspector
 from guard.model import Channel, OutboundMessage
 
-ALPHABET = st.sampled_from(list("0123456789 -./\n\t<>&#;xX@:=abcdefOlI") + ["\u200b", "４", "&#52;", "<b>", "Dear "])
+ALPHABET = st.sampled_from(
+    [*"0123456789 -./\n\t<>&#;xX@:=abcdefOlI", "\u200b", "４", "&#52;", "<b>", "Dear "]
+)
 TEXTS = st.lists(ALPHABET, max_size=300).map("".join)
-HEADERS = st.sampled_from([
-    b"Content-Type: multipart/mixed; boundary=b\r\n", b"Content-Transfer-Encoding: base64\r\n",
-    b"Content-Transfer-Encoding: quoted-printable\r\n", b"Content-Type: text/html; charset=utf-8\r\n",
-    b"Content-Type: message/rfc822\r\n", b"Content-Disposition: attachment; filename=\"a.zip\"\r\n",
-    b"Subject: =?utf-8?q?card_4111=20?=\r\n", b"--b\r\n", b"--b--\r\n", b"\r\n",
-])
+HEADERS = st.sampled_from(
+    [
+        b"Content-Type: multipart/mixed; boundary=b\r\n",
+        b"Content-Transfer-Encoding: base64\r\n",
+        b"Content-Transfer-Encoding: quoted-printable\r\n",
+        b"Content-Type: text/html; charset=utf-8\r\n",
+        b"Content-Type: message/rfc822\r\n",
+        b'Content-Disposition: attachment; filename="a.zip"\r\n',
+        b"Subject: =?utf-8?q?card_4111=20?=\r\n",
+        b"--b\r\n",
+        b"--b--\r\n",
+        b"\r\n",
+    ]
+)
 MIME = st.lists(st.one_of(HEADERS, st.binary(max_size=60)), max_size=30).map(b"".join)
 
 
@@ -38,9 +48,18 @@ def test_random_mime(inspector: Inspector, raw: bytes) -> None:
 def test_backtracking_bait_is_linear(inspector: Inspector) -> None:
     """Inputs shaped to make backtracking engines explode finish quickly."""
     baits = [
-        "1-" * 50_000, "4" * 200_000, "a@" * 50_000 + "x", "Aa " * 60_000, "&#" * 50_000, "<a " * 40_000,
-        "-----BEGIN RSA PRIVATE KEY-----\n" + "A" * 300_000, "O1" * 100_000, "five " * 40_000,
-        "ssn " + "1 " * 80_000, "key=" + "a1/" * 60_000, "\t1" * 60_000 + "\n" + "\t1" * 60_000,
+        "1-" * 50_000,
+        "4" * 200_000,
+        "a@" * 50_000 + "x",
+        "Aa " * 60_000,
+        "&#" * 50_000,
+        "<a " * 40_000,
+        "-----BEGIN RSA PRIVATE KEY-----\n" + "A" * 300_000,
+        "O1" * 100_000,
+        "five " * 40_000,
+        "ssn " + "1 " * 80_000,
+        "key=" + "a1/" * 60_000,
+        "\t1" * 60_000 + "\n" + "\t1" * 60_000,
     ]
     for bait in baits:
         started = time.perf_counter()

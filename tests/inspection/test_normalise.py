@@ -7,11 +7,46 @@ from hypothesis import strategies as st
 
 from guard.inspection.normalise import ascii_variant, normalise
 
-PIECES = st.sampled_from([
-    "4", "1", "7", " ", "-", ".", "\n", "a", "Z", "é", "\u200b", "\u200c", "\u2060", "\ufeff", "\u00ad", "\u202e",
-    "４", "０", "٤", "&#52;", "&#x34;", "&nbsp;", "&amp;", "&bogus;", "&", "O", "l", "I", "five", " nine ", "·",
-    "\u3000", "—", "ﬁ", "Ⅻ", "²",
-])
+PIECES = st.sampled_from(
+    [
+        "4",
+        "1",
+        "7",
+        " ",
+        "-",
+        ".",
+        "\n",
+        "a",
+        "Z",
+        "é",
+        "\u200b",
+        "\u200c",
+        "\u2060",
+        "\ufeff",
+        "\u00ad",
+        "\u202e",
+        "４",
+        "０",
+        "٤",
+        "&#52;",
+        "&#x34;",
+        "&nbsp;",
+        "&amp;",
+        "&bogus;",
+        "&",
+        "O",
+        "l",
+        "I",
+        "five",
+        " nine ",
+        "·",
+        "\u3000",
+        "—",
+        "ﬁ",
+        "Ⅻ",
+        "²",
+    ]
+)
 TEXTS = st.lists(PIECES, max_size=40).map("".join)
 
 

@@ -11,8 +11,14 @@ import pytest
 
 
 def _guard(*args: str, stdin: str | None = None, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "guard", *args], input=stdin, capture_output=True, text=True,
-                          cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "guard", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -20,7 +26,8 @@ def files(tmp_path: Path) -> Path:
     (tmp_path / "clean.txt").write_text("Hello, your order has shipped.", encoding="utf-8")
     (tmp_path / "card.txt").write_text("card 4111 1111 1111 1111", encoding="utf-8")
     (tmp_path / "mail.eml").write_bytes(
-        b"From: a@example.com\r\nTo: b@customer.net\r\nSubject: hi\r\n\r\nSSN 591-68-1251\r\n")
+        b"From: a@example.com\r\nTo: b@customer.net\r\nSubject: hi\r\n\r\nSSN 591-68-1251\r\n"
+    )
     (tmp_path / "chat.json").write_text(json.dumps({"text": "key AKIAIOSFODNN7EXAMPLE"}), encoding="utf-8")
     (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
     return tmp_path
@@ -64,10 +71,12 @@ def test_jsonl_batch(files: Path) -> None:
     first = out[0]
     assert first["id"] == 1 and first["action"] == "quarantine"
     text = "Dear Anna Lee, SSN 591-68-1251"
-    assert {(f["type"], text[f["start"]:f["end"]]) for f in first["findings"]} >= {("US_SSN", "591-68-1251")}
+    assert {(f["type"], text[f["start"] : f["end"]]) for f in first["findings"]} >= {
+        ("US_SSN", "591-68-1251")
+    }
     assert set(first["findings"][0]) == {"type", "start", "end", "score", "detector", "preview"}
-    card = [f for f in out[1]["findings"] if f["type"] == "CREDIT_CARD"][0]
-    assert "Card: 4111 1111 1111 1111\n"[card["start"]:card["end"]] == "4111 1111 1111 1111"  # decoded body
+    card = next(f for f in out[1]["findings"] if f["type"] == "CREDIT_CARD")
+    assert "Card: 4111 1111 1111 1111\n"[card["start"] : card["end"]] == "4111 1111 1111 1111"  # decoded body
     assert out[2] == {"id": 3, "action": "allow", "findings": []}
     assert "error" in out[3] and "error" in out[4]
 
