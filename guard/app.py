@@ -58,6 +58,11 @@ def build_services(settings: Settings, *, metrics: Metrics | None = None) -> Ser
     return services
 
 
+def _bound_port(server: asyncio.AbstractServer) -> int | None:
+    sockets = getattr(server, "sockets", None)  # asyncio.Server has them; AbstractServer does not say so
+    return int(sockets[0].getsockname()[1]) if sockets else None
+
+
 class GuardServer:
     """Starts and stops both listeners. Tests use it directly on port 0."""
 
@@ -82,7 +87,7 @@ class GuardServer:
             self.services.audit.start()
         if s.smtp.enabled:
             self.smtp_servers = await start_smtp(self.services)
-            self.smtp_port = self.smtp_servers[0].sockets[0].getsockname()[1]
+            self.smtp_port = _bound_port(self.smtp_servers[0])
         if s.http.enabled:
             app = build_http_app(self.services)
             self.http_runner = web.AppRunner(app, access_log=None)
@@ -93,8 +98,8 @@ class GuardServer:
             )
             await site.start()
             server = site._server  # aiohttp exposes no public accessor for the bound port
-            if server is not None and getattr(server, "sockets", None):
-                self.http_port = server.sockets[0].getsockname()[1]
+            if server is not None:
+                self.http_port = _bound_port(server)
         if s.http.metrics_listen:
             from guard.http.metrics_listener import start_metrics_listener
 

@@ -297,10 +297,12 @@ class Extractor:
                     self._part(child, child_source, ex, depth + 1)
             return
         try:
-            data = part.get_payload(decode=True)
+            decoded = part.get_payload(decode=True)
         except Exception:
-            data = None
-        if data is None:
+            decoded = None
+        if isinstance(decoded, bytes):
+            data = decoded
+        else:
             raw_payload = part.get_payload()
             data = raw_payload.encode("utf-8", "surrogateescape") if isinstance(raw_payload, str) else b""
         if len(data) > ex.budget:

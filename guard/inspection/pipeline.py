@@ -293,7 +293,7 @@ class Inspector:
         ctype = part.get_content_type()
         if ctype == "message/rfc822":
             inner = part.get_payload()
-            if isinstance(inner, list) and inner:
+            if isinstance(inner, list) and inner and isinstance(inner[0], EmailMessage):
                 self._redact_part(inner[0], depth + 1)
             return
         if not self._part_findings(part):
@@ -303,7 +303,8 @@ class Inspector:
             try:
                 content = part.get_content()
             except Exception:
-                content = (part.get_payload(decode=True) or b"").decode("utf-8", "replace")
+                payload = part.get_payload(decode=True)
+                content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
             subtype = part.get_content_subtype()
             part.set_content(self.redact_text(content), subtype=subtype, charset="utf-8")
             if not self._part_findings(part):
