@@ -310,6 +310,8 @@ class Extractor:
             return
         ex.budget -= len(data)
         name = _filename(part)
+        if name:  # a file name is text the recipient reads too
+            ex.add(name, f"{source} filename", "header", self.limits)
         label = f"{source} attachment {name}" if name else f"{source} {ctype}"
         charset = part.get_content_charset()
         self._content(
@@ -451,6 +453,7 @@ class Extractor:
                 ex.budget -= total
                 ex.add(_text_from_xlsx(data), source, "attachment", self.limits)
                 return
+            ex.add("\n\n".join(i.filename for i in infos), f"{source} member names", "attachment", self.limits)
             for info in infos:
                 if info.is_dir():
                     continue
