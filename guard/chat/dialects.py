@@ -2,7 +2,8 @@
 
 A dialect answers three questions for one service:
   * `texts(payload)`  which strings a person would read, in reading order, followed by every
-    other string in the payload (so nothing unread slips through a field we did not list);
+    other string in the payload (so nothing unread slips through a field we did not list),
+    structural values (types, ids, colours) last;
   * `refusal(reason)` how "no" looks to that service's client libraries;
   * `held(ctx)`       how "yes" looks, for routes that hide a quarantine behind the service's
     own success reply.
@@ -148,6 +149,12 @@ class _Collector:
                 continue
             self.seen.add(path)
             if value:
+                self.out.append(value)
+        # Structural fields last: the upstream stores whatever they hold, so they are scanned too
+        # (a card number in `block_id`, or in a generic payload's `type` field, would leak).
+        for path, value in walk_strings(self.payload, keys=keys):
+            if path not in self.seen and value:
+                self.seen.add(path)
                 self.out.append(value)
         return self.out
 
