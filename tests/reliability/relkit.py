@@ -174,6 +174,35 @@ class GuardProcess:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
+    # Synchronous twins, for fixtures that serve synchronous tests (hypothesis).
+    def start_sync(self, timeout: float = 30.0) -> None:
+        import subprocess
+
+        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("GUARD_")}
+        with self.log_path.open("ab") as log:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", "guard", "serve", "--config", str(self.config_path)],
+                stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=str(self.root), env=env,
+            )
+        self.starts += 1
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise AssertionError(f"guard exited with {self.popen.returncode}:\n{self.log_tail()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.http_port), 1) as sock:
+                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    if b" 200 " in sock.recv(64):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"guard not ready after {timeout}s:\n{self.log_tail()}")
+
+    def stop_sync(self) -> int:
+        self.popen.send_signal(signal.SIGTERM)
+        return self.popen.wait(60)
+
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs."""
         if self.proc is not None and self.proc.returncode is None:
