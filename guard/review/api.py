@@ -85,7 +85,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # bad JSON or UTF-8, a 5000-digit number, deep nesting
         raise _bad("body must be JSON") from None
     if not isinstance(data, dict):
         raise _bad("body must be a JSON object")
