@@ -68,6 +68,8 @@ def loads_strict(data: bytes | str) -> Any:
         ) from None
     except RecursionError:
         raise PayloadError("request body is nested too deeply") from None
+    except PayloadError:  # from the duplicate-key hook: already says what is wrong
+        raise
     except ValueError:  # e.g. an integer longer than Python's 4300-digit conversion limit
         raise PayloadError("request body holds a number too long to read") from None
 
