@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
 
 RELAY_DENIED = "550 5.7.1 Relaying denied: authenticate first (AUTH) or send from a permitted network"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients; send the rest in another message"
+#: Content that can cost seconds of CPU for a few KiB (PDFs, archives, compressed data, anything
+#: base64-encoded): such messages are inspected in a worker thread whatever their size, so one
+#: of them cannot stall every other session, webhook and health check on the event loop.
+COSTLY_CONTENT = re.compile(rb"(?i)content-transfer-encoding:[ \t]*base64|%PDF-|PK\x03\x04|\x1f\x8b")
 
 
 def peer_ip(session: Session) -> str:
@@ -226,7 +231,7 @@ class GuardHandler:
             meta={"queue_id": tx.queue_id},
         )
         inspector = self.services.inspector
-        if len(tx.raw) > THREAD_THRESHOLD:
+        if len(tx.raw) > THREAD_THRESHOLD or COSTLY_CONTENT.search(tx.raw):
             return await asyncio.wait_for(
                 asyncio.to_thread(inspector.inspect, message), self.inspect_timeout_s
             )
