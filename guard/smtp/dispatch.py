@@ -86,12 +86,17 @@ def plan(tx: Transaction, verdict: Verdict) -> list[tuple[Action, tuple[Audience
 
 
 def header_subject(raw: bytes) -> str:
-    """The decoded Subject header, or "" (malformed headers are tolerated)."""
+    """The decoded Subject header on one line, or "" (malformed headers are tolerated).
+
+    Encoded words can decode to CR, LF or terminal escapes; they become spaces, so a subject
+    cannot add lines to the queue listing, the CLI table or anything else that shows it.
+    """
     head = raw.split(b"\r\n\r\n", 1)[0][:65536]
     try:
-        return str(BytesHeaderParser(policy=default_policy).parsebytes(head).get("subject", ""))
+        subject = str(BytesHeaderParser(policy=default_policy).parsebytes(head).get("subject", ""))
     except Exception:  # any header the parser cannot decode: no subject
         return ""
+    return "".join(c if c.isprintable() else " " for c in subject)
 
 
 class Dispatcher:
