@@ -7,6 +7,7 @@ scanned). Output never contains a found value: previews are masked.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from guard.config import load_settings
 from guard.errors import GuardError
 from guard.inspection import Inspector
 from guard.inspection.extract import body_text
-from guard.model import Audience, Channel, OutboundMessage, Verdict
+from guard.model import Audience, Channel, Finding, OutboundMessage, Verdict
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -154,6 +155,21 @@ def _lines(name: str) -> Iterator[str]:
             yield from fh
 
 
+def _in_given_text(verdict: Verdict) -> list[Finding]:
+    """Findings with offsets into the given text (segment 0); a finding in text decoded from
+    it (base64) points at the encoded run it came from."""
+    out = []
+    for f in verdict.findings:
+        if f.type == "UNSCANNABLE" or f.segment >= len(verdict.segments):
+            continue
+        seg = verdict.segments[f.segment]
+        if f.segment == 0:
+            out.append(f)
+        elif seg.parent == 0:
+            out.append(dataclasses.replace(f, start=seg.parent_start, end=seg.parent_end))
+    return sorted(out, key=lambda f: f.start)
+
+
 def _scan_jsonl(inspector: Inspector, args: argparse.Namespace, out: IO[str]) -> int:
     audience = Audience(args.audience)
     status = EXIT_CLEAN
@@ -174,7 +190,7 @@ def _scan_jsonl(inspector: Inspector, args: argparse.Namespace, out: IO[str]) ->
                 verdict = inspector.inspect(
                     OutboundMessage(channel=Channel.API, text=rec["text"], audience=audience)
                 )
-                findings = [f for f in verdict.findings if f.type != "UNSCANNABLE"]
+                findings = _in_given_text(verdict)
             elif isinstance(rec.get("eml"), str):
                 raw = rec["eml"].encode("utf-8", "surrogateescape")
                 verdict = inspector.inspect(OutboundMessage(channel=Channel.API, raw=raw, audience=audience))

@@ -10,10 +10,12 @@ UNSCANNABLE so that the policy fails closed.
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
@@ -453,7 +455,9 @@ class Extractor:
                 ex.budget -= total
                 ex.add(_text_from_xlsx(data), source, "attachment", self.limits)
                 return
-            ex.add("\n\n".join(i.filename for i in infos), f"{source} member names", "attachment", self.limits)
+            ex.add(
+                "\n\n".join(i.filename for i in infos), f"{source} member names", "attachment", self.limits
+            )
             for info in infos:
                 if info.is_dir():
                     continue
@@ -507,6 +511,44 @@ def _json_text(text: str) -> str:
 
     walk(value)
     return "\n".join(lines)
+
+
+_BASE64_TOKEN = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,4096}={0,2}(?![A-Za-z0-9+/=])")
+
+
+def decoded_segments(segments: list[Segment], limit: int = 64) -> list[Segment]:
+    """Text the sender base64-encoded inside a message ("card (b64): NDExMSAx…"), decoded.
+
+    Only tokens that decode to readable UTF-8 text count: keys and hashes, which are random
+    bytes once decoded, are left to the detectors as they are.
+    """
+    out: list[Segment] = []
+    for index, seg in enumerate(segments):
+        if seg.kind in ("unscannable", "decoded") or len(out) >= limit:
+            continue
+        for m in _BASE64_TOKEN.finditer(seg.text):
+            token = m.group()
+            if len(token) % 4 or not any(c.isdigit() for c in token) and not token.endswith("="):
+                continue
+            try:
+                text = base64.b64decode(token, validate=True).decode("utf-8")
+            except (ValueError, UnicodeDecodeError):
+                continue
+            printable = sum(c.isprintable() or c in "\r\n\t" for c in text)
+            if len(text) >= 8 and printable >= 0.95 * len(text) and any(c.isalnum() for c in text):
+                out.append(
+                    Segment(
+                        text=text,
+                        source=f"{seg.source} (base64 decoded)",
+                        kind="decoded",
+                        parent=index,
+                        parent_start=m.start(),
+                        parent_end=m.end(),
+                    )
+                )
+                if len(out) >= limit:
+                    break
+    return out
 
 
 def body_text(raw: bytes) -> str:

@@ -27,8 +27,11 @@ _UNANCHORED = re2._Anchor.UNANCHORED
 _SPECIAL = re.compile(
     r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[A-Za-z][A-Za-z0-9]{1,31};)"
     r"|<!--[^>]{0,2000}?-->|</?[A-Za-z][A-Za-z0-9]{0,15}(?:\s[^<>]{0,500})?/?>"
+    r"|[\u202e\u2067][^\u202c\u2069\n]{1,200}[\u202c\u2069]?"  # right-to-left override / isolate
     r"|[^\x00-\x7f]+"
 )
+_RTL_OPEN = "\u202e\u2067"
+_RTL_CLOSE = "\u202c\u2069"
 _BLOCK_TAG = re.compile(
     r"</?(?:p|div|br|tr|li|ul|ol|table|h[1-6]|blockquote|pre|hr|dd|dt|section|article)\b", re.I
 )
@@ -143,8 +146,12 @@ _DIGIT_WORD = r"(?:zero|one|two|three|four|five|six|seven|eight|nine|oh)"
 # is in the class and \b ends it.
 _ASCII_DISGUISE = re2.compile(
     rf"(?i:\b{_DIGIT_WORD}(?:[ \t,-]{{1,3}}{_DIGIT_WORD}){{3,}}\b)"
+    # a run of three or more groups of digits and look-alikes ("4lll llll llll llll"): kept
+    # only if it holds a real digit (checked in _ascii_disguises)
+    r"|\b[0-9OolI]{2,}(?:[ .-][0-9OolI]{2,}){2,}\b"
     r"|\b[0-9OolI]*(?:[0-9][0-9OolI]*[OolI]|[OolI][0-9OolI]*[0-9])[0-9OolI]*\b"
 )
+_SPELLED = re.compile(rb"(?i)(?:zero|one|two|three|four|five|six|seven|eight|nine|oh)\b")
 _LOOKALIKE_DIGITS = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1"})
 
 
@@ -270,6 +277,11 @@ def _unicode_stage(text: str) -> Normalised:
             if rep != piece:
                 pieces.append((s, e, rep))
             continue
+        if piece[0] in _RTL_OPEN:
+            # Displayed right to left: "\u202e4321" shows as 1234, so the reading is reversed.
+            inner = piece[1:].rstrip(_RTL_CLOSE)
+            pieces.append((s, e, "".join(c if c.isascii() else _normalise_char(c) for c in reversed(inner))))
+            continue
         for k, ch in enumerate(piece):  # one by one, so a span may start or end inside a run
             rep = _normalise_char(ch)
             if rep != ch:
@@ -288,6 +300,10 @@ def _ascii_disguises(text: str) -> list[tuple[int, int]]:
         if m_start < 0:
             break
         if m_end > m_start:
+            piece = data[m_start:m_end]
+            if not any(48 <= b <= 57 for b in piece) and not _SPELLED.match(piece):
+                pos = m_start + 1  # look-alike letters only ("Ill lol"): words, not a number
+                continue
             spans.append((m_start, m_end))
         pos = max(m_end, m_start + 1)
     return spans

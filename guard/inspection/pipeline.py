@@ -19,7 +19,7 @@ from guard.config import Settings
 from guard.errors import InspectionError
 from guard.inspection.audience import AudienceClassifier
 from guard.inspection.detect import Candidate, DetectionEngine
-from guard.inspection.extract import Extractor, Limits
+from guard.inspection.extract import Extractor, Limits, decoded_segments
 from guard.inspection.mask import preview, redaction, value_hash
 from guard.inspection.normalise import ascii_variant, normalise
 from guard.inspection.person import person_candidates
@@ -66,6 +66,7 @@ def _compact(entity_type: str, value: str) -> str:
     return _NON_ALNUM.sub("", value).upper()
 
 
+_JOIN_WINDOW = 120  # characters read across the joint of two neighbouring parts
 _VARIANT_WINDOW = 300  # characters of context kept around a spelled-out or look-alike number
 _WARM_UP = (
     "Dear Jane Doe,\ncard 4111 1111 1111 1111, DOB: 01.02.1980, IBAN DE89 3704 0044 0532 0130 00\nThanks,\nJo"
@@ -178,9 +179,11 @@ class Inspector:
         try:
             extraction = self.extractor.extract(message)
             findings: list[Finding] = []
-            for i, seg in enumerate(extraction.segments):
-                findings.extend(self.scan_text(seg.text, i))
             segments = list(extraction.segments)
+            segments.extend(decoded_segments(segments))  # text the sender base64-encoded
+            for i, seg in enumerate(segments):
+                findings.extend(self.scan_text(seg.text, i))
+            self._scan_part_joins(segments, findings)
             for source, reason in extraction.unscannable:
                 segments.append(Segment(text="", source=source, kind="unscannable"))
                 findings.append(
@@ -203,6 +206,24 @@ class Inspector:
             raise
         except Exception as exc:  # fail closed: the adapter turns this into a temporary refusal
             raise InspectionError(f"inspection failed: {type(exc).__name__}") from exc
+
+    def _scan_part_joins(self, segments: list[Segment], findings: list[Finding]) -> None:
+        """A number split across two neighbouring text parts ("card 4111 1111" | "1111 1111") is
+        found in the joint: the end of one part read together with the start of the next."""
+        text_kinds = ("text", "html")
+        count = len(segments)
+        for i in range(count - 1):
+            a, b = segments[i], segments[i + 1]
+            if a.kind not in text_kinds or b.kind not in text_kinds:
+                continue
+            left, right = a.text[-_JOIN_WINDOW:], b.text[:_JOIN_WINDOW]
+            joined = left + "\n" + right
+            crossing = [f for f in self.scan_text(joined, len(segments)) if f.start < len(left) < f.end]
+            if crossing:
+                segments.append(
+                    Segment(text=joined, source=f"{a.source} + {b.source} (joined)", kind="joined")
+                )
+                findings.extend(crossing)
 
     def _verdict(
         self,

@@ -197,3 +197,29 @@ def test_custom_and_encoded_headers_are_scanned(inspector: Inspector) -> None:
     assert ("CREDIT_CARD", "header X-Note") in sources
     assert ("US_SSN", "header Subject") in sources
     assert not [f for f in v.findings if f.type == "EMAIL"]  # address headers are routing, not content
+
+
+def test_number_split_across_two_parts_is_found_at_the_joint(inspector: Inspector) -> None:
+    raw = (
+        b"From: a@example.com\r\nTo: b@customer.net\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\n"
+        b"card 4111 1111\r\n--B\r\nContent-Type: text/plain\r\n\r\n1111 1111\r\n--B--\r\n"
+    )
+    v = _verdict(inspector, raw)
+    [card] = [f for f in v.findings if f.type == "CREDIT_CARD"]
+    assert v.segments[card.segment].source == "part 1 text/plain + part 2 text/plain (joined)"
+
+
+def test_base64_encoded_by_the_sender_is_decoded(inspector: Inspector) -> None:
+    text = "card (b64): NDExMSAxMTExIDExMTEgMTExMQ== and secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    v = inspector.inspect(OutboundMessage(channel=Channel.API, text=text))
+    cards = [f for f in v.findings if f.type == "CREDIT_CARD"]
+    assert cards and v.segments[cards[0].segment].kind == "decoded"
+    assert v.segments[cards[0].segment].parent == 0
+    assert not [s for s in v.segments if s.kind == "decoded" and "wJalr" in s.source]
+
+
+def test_right_to_left_override_is_read_in_display_order(inspector: Inspector) -> None:
+    text = "card \u202e1111 1111 1111 1114\u202c thanks"
+    [card] = [f for f in inspector.scan_text(text) if f.type == "CREDIT_CARD"]
+    assert text[card.start : card.end] == "\u202e1111 1111 1111 1114\u202c"
