@@ -528,7 +528,7 @@ def decoded_segments(segments: list[Segment], limit: int = 64) -> list[Segment]:
             continue
         for m in _BASE64_TOKEN.finditer(seg.text):
             token = m.group()
-            if len(token) % 4 or not any(c.isdigit() for c in token) and not token.endswith("="):
+            if len(token) % 4 or (not any(c.isdigit() for c in token) and not token.endswith("=")):
                 continue
             try:
                 text = base64.b64decode(token, validate=True).decode("utf-8")
