@@ -57,7 +57,9 @@ def authorised(role: str) -> Callable[[ApiHandler], Callable[[web.Request], Awai
             if not role_at_least(found.role, role):
                 return json_error(403, "forbidden", f"this needs the {role} role; the token has {found.role}")
             try:
-                return await fn(request, actor, svc)
+                resp = await fn(request, actor, svc)
+                resp.headers["Cache-Control"] = "no-store"  # reviewers get message content: never cached
+                return resp
             except NotFound:
                 return json_error(404, "not_found", "no such quarantine item")
             except Forbidden as exc:
