@@ -55,18 +55,18 @@ async def test_no_open_relay_for_clients_outside_relay_networks(start_guard: Gua
         http={"enabled": False},
     )
     refused = Counter()
-    for rcpt in TRICKY_RECIPIENTS:
-        for login in (None, ("agent", "wrong-password")):
-            got = await asyncio.to_thread(_send_plain, guard.smtp_port, rcpt, login)
-            refused[got] += 1
+    tries = [(r, None) for r in TRICKY_RECIPIENTS] + [(r, ("agent", "wrong-password")) for r in TRICKY_RECIPIENTS[:3]]
+    for rcpt, login in tries:
+        got = await asyncio.to_thread(_send_plain, guard.smtp_port, rcpt, login)
+        refused[got] += 1
     # 550 5.7.1 relaying denied, or 553/501 for addresses that are not even well-formed
     assert set(refused) <= {550, 553, 501}, refused
     assert sink.messages == []
     denied = guard.services.metrics.registry.get_sample_value("guard_smtp_relay_denied_total") or 0
-    assert denied >= len(TRICKY_RECIPIENTS)
+    assert denied == refused[550]  # every relay refusal is counted
     # The same client, authenticated, may relay (and the mail is then inspected).
     assert await asyncio.to_thread(_send_plain, guard.smtp_port, "bob@partner.net", ("agent", "right-password")) == 250
-    print(f"\nATTACK open-relay: {2 * len(TRICKY_RECIPIENTS)} unauthenticated/wrong-password attempts -> "
+    print(f"\nATTACK open-relay: {len(tries)} unauthenticated/wrong-password attempts -> "
           f"{dict(refused)}, relayed 0, guard_smtp_relay_denied_total={int(denied)}")
 
 
@@ -108,7 +108,7 @@ async def test_tricky_recipients_of_a_permitted_client_never_get_a_card_out(
 
 async def test_auth_brute_force_is_counted_slowed_and_cut_off(start_guard: GuardFactory) -> None:
     guard = await start_guard(
-        smtp={"users": [{"name": "agent", "password_hash": hash_password("right-password")}], "max_errors": 10},
+        smtp={"users": [{"name": "agent", "password_hash": hash_password("right-password")}], "max_errors": 5},
         http={"enabled": False},
     )
 
@@ -133,15 +133,15 @@ async def test_auth_brute_force_is_counted_slowed_and_cut_off(start_guard: Guard
         return tries, closed, True
 
     t0 = time.monotonic()
-    results = await asyncio.gather(*(asyncio.to_thread(hammer) for _ in range(4)))
+    results = await asyncio.gather(*(asyncio.to_thread(hammer) for _ in range(3)))
     elapsed = time.monotonic() - t0
     tries = sum(r[0] for r in results)
     failures = guard.services.metrics.registry.get_sample_value("guard_smtp_auth_failures_total")
     assert all(r[1] for r in results), "a connection survived its error budget"
-    assert all(r[0] <= 10 for r in results)
+    assert all(r[0] <= 5 for r in results)
     assert failures == tries
     rate = tries / elapsed
-    print(f"\nATTACK auth-brute-force: 4 connections x 50 guesses -> {tries} answered 535, each connection "
+    print(f"\nATTACK auth-brute-force: 3 connections x 50 guesses -> {tries} answered 535, each connection "
           f"closed (421) after its error budget; counted {int(failures)}; {rate:.0f} guesses/s overall")
 
 
