@@ -99,7 +99,9 @@ class Policy:
             return Decision(Action.ALLOW, (), "No policy row applied; the message may be sent.")
         decisive = hits[0]
         explanation, advice = self._explain(decisive, findings, audience)
-        return Decision(decisive.action, tuple(r.id for r in hits), explanation, advice)
+        # A catch-all row (no conditions) holds for everything: list it only when it decided.
+        rows = (decisive.id, *(r.id for r in hits[1:] if r.when != When()))
+        return Decision(decisive.action, rows, explanation, advice)
 
     def _explain(self, row: Row, findings: list[Finding], audience: Audience) -> tuple[str, str]:
         counts = Counter(f.type for f in findings)
