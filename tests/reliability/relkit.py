@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -310,12 +311,14 @@ async def smtp_attempt(
 
 
 def tag_of(content: bytes) -> str | None:
-    """The X-Test-Id header of a message, read without a full MIME parse."""
+    """The X-Test-Id header of a message, read without a full MIME parse; for a chat body,
+    the tag written as "ticket <tag>" in its text."""
     head = content.split(b"\r\n\r\n", 1)[0]
     for line in head.split(b"\r\n"):
         if line.lower().startswith(b"x-test-id:"):
             return line.split(b":", 1)[1].strip().decode("ascii", "replace")
-    return None
+    found = re.search(rb"ticket ([0-9a-f]{16})", content[:4096])
+    return found.group(1).decode("ascii") if found else None
 
 
 def sink_tags(messages: Iterable[SinkMessage]) -> Counter[str]:
