@@ -11,10 +11,18 @@ import ipaddress
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -34,6 +42,10 @@ def _check_listen(value: str) -> str:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"expected HOST:PORT, got {value!r}")
     return value
+
+
+Listen = Annotated[str, AfterValidator(_check_listen)]
+OptionalListen = Annotated[str, AfterValidator(lambda v: _check_listen(v) if v else v)]
 
 
 def split_listen(value: str) -> tuple[str, int]:
@@ -64,7 +76,7 @@ class SmtpUser(_Section):
 
 class SmtpSettings(_Section):
     enabled: bool = True
-    listen: str = "127.0.0.1:2525"
+    listen: Listen = "127.0.0.1:2525"
     upstream: str = ""  # empty: deliver to a local Maildir under data_dir (first-try default)
     upstream_username: str = ""
     upstream_password: str = ""
@@ -79,22 +91,12 @@ class SmtpSettings(_Section):
     tls_cert: str = ""
     tls_key: str = ""
     require_starttls: bool = False
-    implicit_tls_listen: str = ""
+    implicit_tls_listen: OptionalListen = ""
     quarantine_reply: Literal["accept", "reject"] = "accept"  # 250 (Postfix) or 550 (agents)
     session_timeout_s: float = 300.0
     inspect_timeout_s: float = 30.0
     max_commands: int = 10_000  # per command verb per connection; then 421 and close
     max_errors: int = 20  # 4xx/5xx replies per connection; then 421 and close
-
-    @field_validator("listen")
-    @classmethod
-    def _listen(cls, value: str) -> str:
-        return _check_listen(value)
-
-    @field_validator("implicit_tls_listen")
-    @classmethod
-    def _tls_listen(cls, value: str) -> str:
-        return _check_listen(value) if value else value
 
     @field_validator("upstream")
     @classmethod
@@ -113,20 +115,10 @@ class SmtpSettings(_Section):
 
 class HttpSettings(_Section):
     enabled: bool = True
-    listen: str = "127.0.0.1:8025"
+    listen: Listen = "127.0.0.1:8025"
     max_body_bytes: int = 1024 * 1024
     upstream_timeout_s: float = 15.0
-    metrics_listen: str = ""  # empty: /metrics on the main listener
-
-    @field_validator("listen")
-    @classmethod
-    def _listen(cls, value: str) -> str:
-        return _check_listen(value)
-
-    @field_validator("metrics_listen")
-    @classmethod
-    def _metrics_listen(cls, value: str) -> str:
-        return _check_listen(value) if value else value
+    metrics_listen: OptionalListen = ""  # empty: /metrics on the main listener
 
 
 class StoreSettings(_Section):
