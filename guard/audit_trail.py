@@ -79,13 +79,16 @@ class VerdictAudit:
             await self.flush()
 
     async def flush(self) -> None:
-        while self._pending:
-            entries, self._pending = self._pending[: self.batch], self._pending[self.batch :]
+        """Write what is queued now, in batches; what arrives meanwhile waits for the next round,
+        so that under load batches grow instead of every write carrying one entry."""
+        queued, self._pending = self._pending, []
+        while queued:
+            entries, queued = queued[: self.batch], queued[self.batch :]
             try:
                 await self.store.audit_many("guard", entries)
                 self.written += len(entries)
             except Exception:
-                self._pending[:0] = entries  # keep them for the next attempt
+                self._pending[:0] = entries + queued  # keep them, in order, for the next attempt
                 self.log.warning(
                     "verdict audit write failed; will retry",
                     extra={"event": "audit_write_failed", "pending": len(self._pending)},

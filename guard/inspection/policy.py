@@ -45,6 +45,23 @@ class PolicyFile(_Model):
     advice: dict[str, str] = Field(default_factory=dict)
 
 
+class _Counts:
+    """Findings counted once per decision: by type, and by (category, type)."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self.total = len(findings)
+        self.by_type: Counter[str] = Counter(f.type for f in findings)
+        self._by_cat_type: Counter[tuple[str, str]] = Counter((f.category, f.type) for f in findings)
+
+    def by_category_excluding(self, types: list[str]) -> dict[str, int]:
+        """Counts per category of findings whose type is not already counted by `types`."""
+        out: dict[str, int] = {}
+        for (cat, typ), n in self._by_cat_type.items():
+            if typ not in types:
+                out[cat] = out.get(cat, 0) + n
+        return out
+
+
 class Policy:
     """The decision table. `decide()` is pure: findings and audience in, Decision out."""
 
@@ -82,19 +99,21 @@ class Policy:
             raise RuleError(f"{path}: duplicate policy row ids: {', '.join(dupes)}")
         return cls(spec)
 
-    def _holds(self, row: Row, audience: Audience, findings: list[Finding], lookalike: bool) -> bool:
+    def _holds(self, row: Row, audience: Audience, counts: _Counts, lookalike: bool) -> bool:
         w = row.when
         if w.audience is not None and w.audience != audience.value:
             return False
         if w.lookalike is not None and w.lookalike != lookalike:
             return False
         if w.types or w.categories:
-            n = sum(1 for f in findings if f.type in w.types or f.category in w.categories)
+            n = sum(counts.by_type.get(t, 0) for t in w.types)
+            n += sum(c for cat, c in counts.by_category_excluding(w.types).items() if cat in w.categories)
             return n >= w.min_count
-        return w.min_count <= 1 or len(findings) >= w.min_count
+        return w.min_count <= 1 or counts.total >= w.min_count
 
     def decide(self, findings: list[Finding], audience: Audience, *, lookalike: bool = False) -> Decision:
-        hits = [row for row in self.rows if self._holds(row, audience, findings, lookalike)]
+        counts = _Counts(findings)
+        hits = [row for row in self.rows if self._holds(row, audience, counts, lookalike)]
         if not hits:
             return Decision(Action.ALLOW, (), "No policy row applied; the message may be sent.")
         decisive = hits[0]
