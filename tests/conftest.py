@@ -38,3 +38,63 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
         return load_settings(None, **base)
 
     return factory
+
+
+# ---- reliability: what the guard writes during the whole session, for the leak check ----------------
+# tests/reliability/test_zz_no_leaks.py runs last and greps all of it (plus log files and quarantine
+# databases under the session's temporary directory) for the values in
+# tests/reliability/sensitive_samples.py. Owned by tests/reliability; kept apart from the fixtures above.
+import logging as _logging  # noqa: E402
+import tempfile as _tempfile  # noqa: E402
+
+LEAK_DIR_KEY = pytest.StashKey[Path]()
+_LEAK_CHECK = "test_zz_no_leaks.py"
+
+
+class _EverythingWritten(_logging.Handler):
+    """Every record the guard (or a library) emits, formatted with its traceback, appended to a file."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(_logging.DEBUG)
+        self.path = path
+        self.plain = _logging.Formatter("%(name)s %(levelname)s %(message)s")
+
+    def emit(self, record: _logging.LogRecord) -> None:
+        try:
+            from guard.logs import JsonFormatter
+
+            text = JsonFormatter().format(record) + "\n" + self.plain.format(record) + "\n"
+            with self.path.open("a", encoding="utf-8", errors="replace") as fh:
+                fh.write(text)
+        except Exception:  # a broken record must not break the test that logged it
+            self.handleError(record)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    leak_dir = Path(_tempfile.mkdtemp(prefix="guard-written-"))
+    config.stash[LEAK_DIR_KEY] = leak_dir
+    handler = _EverythingWritten(leak_dir / "log-records.txt")
+    _logging.getLogger("guard").addHandler(handler)  # the guard's logger does not propagate
+    _logging.getLogger().addHandler(handler)  # libraries (aiosmtpd, aiohttp, psycopg, asyncio)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Keep every captured output section (stdout, stderr, log) of every test phase."""
+    sections = [f"== {report.nodeid} {name}\n{text}\n" for name, text in report.sections]
+    if sections and _session_config is not None and LEAK_DIR_KEY in _session_config.stash:
+        leak_dir = _session_config.stash[LEAK_DIR_KEY]
+        with (leak_dir / "captured.txt").open("a", encoding="utf-8", errors="replace") as fh:
+            fh.writelines(sections)
+
+
+_session_config: pytest.Config | None = None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _session_config
+    _session_config = session.config
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The leak check goes last, after everything it checks has been written."""
+    items.sort(key=lambda item: item.nodeid.split("::", 1)[0].endswith(_LEAK_CHECK))

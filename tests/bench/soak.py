@@ -85,7 +85,8 @@ class SoakReport:
     def summary(self) -> str:
         return (
             f"soak {self.duration_s:.0f}s: smtp {self.smtp_sent} sent {self.smtp_outcomes} "
-            f"{self.smtp_per_s:.1f}/s p50 {self.smtp_latency_ms.get('p50')} ms p99 {self.smtp_latency_ms.get('p99')} ms; "
+            f"{self.smtp_per_s:.1f}/s p50 {self.smtp_latency_ms.get('p50')} ms "
+            f"p99 {self.smtp_latency_ms.get('p99')} ms; "
             f"webhook {self.hook_sent} sent {self.hook_outcomes} {self.hook_per_s:.1f}/s "
             f"p50 {self.hook_latency_ms.get('p50')} ms p99 {self.hook_latency_ms.get('p99')} ms; "
             f"lost {self.lost}; skipped {self.skipped}; RSS MiB {self.rss_mib}; fds {self.fds}; "
@@ -101,8 +102,13 @@ def percentiles(values: list[float]) -> dict[str, float]:
     def q(p: float) -> float:
         return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 1)
 
-    return {"p50": q(0.50), "p90": q(0.90), "p99": q(0.99), "max": round(ordered[-1] * 1000, 1),
-            "mean": round(statistics.fmean(ordered) * 1000, 1)}
+    return {
+        "p50": q(0.50),
+        "p90": q(0.90),
+        "p99": q(0.99),
+        "max": round(ordered[-1] * 1000, 1),
+        "mean": round(statistics.fmean(ordered) * 1000, 1),
+    }
 
 
 async def _webhook(http: aiohttp.ClientSession, url: str, text: str) -> tuple[int, str, float]:
@@ -115,18 +121,35 @@ async def _webhook(http: aiohttp.ClientSession, url: str, text: str) -> tuple[in
         return 0, "", time.perf_counter() - t0
 
 
-async def run_soak(duration_s: float, smtp_rate: float, hook_rate: float, workdir: Path,
-                   warmup_s: float = 5.0, log: Any = None) -> SoakReport:
+async def run_soak(
+    duration_s: float,
+    smtp_rate: float,
+    hook_rate: float,
+    workdir: Path,
+    warmup_s: float = 5.0,
+    log: Any = None,
+) -> SoakReport:
     report = SoakReport(duration_s, smtp_rate, hook_rate)
     async with SmtpSink() as sink, FakeWebhook("slack") as hook:
-        guard = GuardProcess(workdir / "guard", {
-            "org": {"internal_domains": ["example.com"]},
-            "smtp": {"upstream": sink.url},
-            "store": {"keys": {"k1": new_key()}},
-            "chat": {"routes": [{"name": "support", "format": "slack", "audience": "external",
-                                 "upstream": hook.url("/services/T0/B0/X")}]},
-            "log": {"format": "json", "level": "WARNING"},
-        })
+        guard = GuardProcess(
+            workdir / "guard",
+            {
+                "org": {"internal_domains": ["example.com"]},
+                "smtp": {"upstream": sink.url},
+                "store": {"keys": {"k1": new_key()}},
+                "chat": {
+                    "routes": [
+                        {
+                            "name": "support",
+                            "format": "slack",
+                            "audience": "external",
+                            "upstream": hook.url("/services/T0/B0/X"),
+                        }
+                    ]
+                },
+                "log": {"format": "json", "level": "WARNING"},
+            },
+        )
         await guard.start()
         smtp_results: list[tuple[str, str, Any]] = []  # (tag, kind, Attempt)
         hook_results: list[tuple[str, str, int, str, float]] = []  # (tag, kind, status, qid, seconds)
@@ -164,14 +187,23 @@ async def run_soak(duration_s: float, smtp_rate: float, hook_rate: float, workdi
 
         async def sampler() -> None:
             while True:
-                report.samples.append(Sample(
-                    round(time.monotonic() - started, 1), round(rss_kib(guard.pid) / 1024, 1), fd_count(guard.pid),
-                    len(smtp_results), len(hook_results),
-                ))
+                report.samples.append(
+                    Sample(
+                        round(time.monotonic() - started, 1),
+                        round(rss_kib(guard.pid) / 1024, 1),
+                        fd_count(guard.pid),
+                        len(smtp_results),
+                        len(hook_results),
+                    )
+                )
                 if log is not None and len(report.samples) % 30 == 0:
                     s = report.samples[-1]
-                    print(f"  t={s.t:.0f}s rss={s.rss_mib} MiB fds={s.fds} smtp={s.smtp_done} hooks={s.hook_done}",
-                          file=log, flush=True)
+                    print(
+                        f"  t={s.t:.0f}s rss={s.rss_mib} MiB fds={s.fds} "
+                        f"smtp={s.smtp_done} hooks={s.hook_done}",
+                        file=log,
+                        flush=True,
+                    )
                 await asyncio.sleep(1.0)
 
         sampling = asyncio.create_task(sampler())
@@ -200,7 +232,9 @@ async def run_soak(duration_s: float, smtp_rate: float, hook_rate: float, workdi
         # Accounting: every acknowledgement is somewhere.
         held, by_id = await quarantine_tags(load_settings(guard.config_path))
         delivered = sink_tags(sink.messages)
-        hook_texts = {r.json().get("text", "").split(":", 1)[0].removeprefix("ticket ") for r in hook.requests}
+        hook_texts = {
+            r.json().get("text", "").split(":", 1)[0].removeprefix("ticket ") for r in hook.requests
+        }
         lost = 0
         for tag, kind, attempt in smtp_results:
             if attempt.outcome != "acked":
@@ -221,10 +255,18 @@ async def run_soak(duration_s: float, smtp_rate: float, hook_rate: float, workdi
         report.smtp_latency_ms = percentiles([a.seconds for *_, a in smtp_results])
         report.hook_latency_ms = percentiles([r[4] for r in hook_results])
         warm = [s for s in report.samples if s.t >= warmup_s] or report.samples
-        report.rss_mib = {"start": report.samples[0].rss_mib, "after_warmup": warm[0].rss_mib,
-                          "end": report.samples[-1].rss_mib, "max": max(s.rss_mib for s in report.samples)}
-        report.fds = {"start": report.samples[0].fds, "after_warmup": warm[0].fds,
-                      "end": report.samples[-1].fds, "max": max(s.fds for s in report.samples)}
+        report.rss_mib = {
+            "start": report.samples[0].rss_mib,
+            "after_warmup": warm[0].rss_mib,
+            "end": report.samples[-1].rss_mib,
+            "max": max(s.rss_mib for s in report.samples),
+        }
+        report.fds = {
+            "start": report.samples[0].fds,
+            "after_warmup": warm[0].fds,
+            "end": report.samples[-1].fds,
+            "max": max(s.fds for s in report.samples),
+        }
         report.tracebacks = len(guard.tracebacks()) + (rc != 0)
         del held
     return report
@@ -238,8 +280,16 @@ def main() -> None:
     parser.add_argument("--json", help="write the full report (with per-second samples) here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="guard-soak-") as tmp:
-        report = asyncio.run(run_soak(args.minutes * 60, args.smtp_rate, args.hook_rate, Path(tmp),
-                                      warmup_s=min(30.0, args.minutes * 6), log=sys.stdout))
+        report = asyncio.run(
+            run_soak(
+                args.minutes * 60,
+                args.smtp_rate,
+                args.hook_rate,
+                Path(tmp),
+                warmup_s=min(30.0, args.minutes * 6),
+                log=sys.stdout,
+            )
+        )
     print(report.summary())
     if args.json:
         Path(args.json).write_text(json.dumps(asdict(report), indent=1))

@@ -26,7 +26,6 @@ from guard.metrics import Metrics
 from guard.store import open_store
 from guard.testing import SmtpSink
 
-
 #: Guard log events that mean an exception escaped the code meant to handle it.
 UNHANDLED_EVENTS = frozenset({"smtp_exception", "smtp_error", "http_error"})
 #: Library loggers that report exceptions nobody handled (task never retrieved, session crash).
@@ -59,9 +58,8 @@ def no_unhandled_exceptions(request: pytest.FixtureRequest) -> Any:
     bad = []
     for record, line in zip(handler.records, handler.lines, strict=True):
         event = json.loads(line).get("event")
-        if record.name == "guard" and event in UNHANDLED_EVENTS:
-            bad.append(line)
-        elif record.name != "guard" and record.levelno >= logging.ERROR:
+        ours = record.name == "guard"
+        if (ours and event in UNHANDLED_EVENTS) or (not ours and record.levelno >= logging.ERROR):
             bad.append(line)
     assert not bad, "unhandled exceptions:\n" + "\n".join(bad[:10])
 
@@ -70,7 +68,9 @@ def no_unhandled_exceptions(request: pytest.FixtureRequest) -> Any:
 def rel_inspector(tmp_path_factory: pytest.TempPathFactory) -> Inspector:
     """Rules compile once for the whole reliability run."""
     tmp = tmp_path_factory.mktemp("rel-inspector")
-    return Inspector.from_settings(load_settings(None, data_dir=str(tmp), rules={"hash_key": "test-hash-key"}))
+    return Inspector.from_settings(
+        load_settings(None, data_dir=str(tmp), rules={"hash_key": "test-hash-key"})
+    )
 
 
 @dataclass

@@ -14,7 +14,10 @@ from tests.reliability.sensitive_samples import CARD
 def zip_bomb(mib: int) -> bytes:
     """One member of `mib` MiB of zeros (zip64), about 1 KiB per MiB compressed."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf, zf.open("zeros.txt", "w", force_zip64=True) as f:
+    with (
+        zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf,
+        zf.open("zeros.txt", "w", force_zip64=True) as f,
+    ):
         chunk = b"\0" * (1 << 20)
         for _ in range(mib):
             f.write(chunk)
@@ -53,28 +56,46 @@ def pdf(objects: list[bytes]) -> bytes:
 
 def pdf_pages_loop() -> bytes:
     """A page tree whose Pages node lists itself among its kids."""
-    return pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-                b"<< /Type /Pages /Parent 2 0 R /Kids [2 0 R 3 0 R] /Count 1 >>"])
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Pages /Parent 2 0 R /Kids [2 0 R 3 0 R] /Count 1 >>",
+        ]
+    )
 
 
 def pdf_reference_loop() -> bytes:
     """A stream whose /Length is an indirect object that refers to itself."""
-    return pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-                b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources 5 0 R >>",
-                b"<< /Length 5 0 R >>\nstream\nBT ET\nendstream", b"5 0 R"])
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Resources 5 0 R >>",
+            b"<< /Length 5 0 R >>\nstream\nBT ET\nendstream",
+            b"5 0 R",
+        ]
+    )
 
 
 def pdf_padded_text(pad_mib: int, text: str = f"card {CARD}") -> bytes:
     """One page whose (deflated) content stream is `pad_mib` MiB of spaces, then `text`."""
     content = b" " * (pad_mib << 20) + f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
     data = zlib.compress(content, 9)
-    return pdf([
-        b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length " + str(len(data)).encode() + b" /Filter /FlateDecode >>\nstream\n" + data + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ])
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>",
+            b"<< /Length "
+            + str(len(data)).encode()
+            + b" /Filter /FlateDecode >>\nstream\n"
+            + data
+            + b"\nendstream",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        ]
+    )
 
 
 def deep_mime(levels: int) -> bytes:
@@ -86,7 +107,9 @@ def deep_mime(levels: int) -> bytes:
 
 def wide_mime(parts: int) -> bytes:
     body = "".join(f"--w\r\nContent-Type: text/plain\r\n\r\npart {i}\r\n" for i in range(parts)) + "--w--\r\n"
-    return raw_mail('Subject: wide\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="w"\r\n', body)
+    return raw_mail(
+        'Subject: wide\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="w"\r\n', body
+    )
 
 
 def huge_text(mib: int) -> bytes:
@@ -107,8 +130,14 @@ HOSTILE_MAIL = {
     "nested-zip-bomb-3x10": (lambda: attachment_mail("n.zip", nested_zip_bomb(3, 10, 20)), {"held"}),
     "gzip-bomb-400mib": (lambda: attachment_mail("g.txt.gz", gzip_bomb(400)), {"held"}),
     "pdf-pages-loop": (lambda: attachment_mail("loop.pdf", pdf_pages_loop(), "application", "pdf"), {"held"}),
-    "pdf-reference-loop": (lambda: attachment_mail("ref.pdf", pdf_reference_loop(), "application", "pdf"), {"held"}),
-    "pdf-stream-bomb-120mib": (lambda: attachment_mail("b.pdf", pdf_padded_text(120), "application", "pdf"), {"held"}),
+    "pdf-reference-loop": (
+        lambda: attachment_mail("ref.pdf", pdf_reference_loop(), "application", "pdf"),
+        {"held"},
+    ),
+    "pdf-stream-bomb-120mib": (
+        lambda: attachment_mail("b.pdf", pdf_padded_text(120), "application", "pdf"),
+        {"held"},
+    ),
     "mime-500-deep": (lambda: deep_mime(500), {"held", "tempfail"}),
     "mime-2000-parts": (lambda: wide_mime(2000), {"held"}),
     "body-20mib": (lambda: huge_text(20), {"held"}),

@@ -122,8 +122,17 @@ class GuardProcess:
         log = self.log_path.open("ab")
         try:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "guard", "serve", "--config", str(self.config_path),
-                stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL, cwd=str(self.root), env=env,
+                sys.executable,
+                "-m",
+                "guard",
+                "serve",
+                "--config",
+                str(self.config_path),
+                stdout=log,
+                stderr=log,
+                stdin=asyncio.subprocess.DEVNULL,
+                cwd=str(self.root),
+                env=env,
             )
         finally:
             log.close()
@@ -183,7 +192,11 @@ class GuardProcess:
         with self.log_path.open("ab") as log:
             self.popen = subprocess.Popen(
                 [sys.executable, "-m", "guard", "serve", "--config", str(self.config_path)],
-                stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=str(self.root), env=env,
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                cwd=str(self.root),
+                env=env,
             )
         self.starts += 1
         deadline = time.monotonic() + timeout
@@ -285,14 +298,25 @@ class Ledger:
 
 
 async def smtp_attempt(
-    port: int, raw: bytes, *, tag: str, kind: str, rcpts: Iterable[str], timeout: float = 30.0,
+    port: int,
+    raw: bytes,
+    *,
+    tag: str,
+    kind: str,
+    rcpts: Iterable[str],
+    timeout: float = 30.0,
     sender: str = SENDER,
 ) -> Attempt:
     """One delivery attempt with aiosmtplib, classified as the sending MTA would see it."""
     started = time.perf_counter()
     try:
         response = await aiosmtplib.send(
-            raw, sender=sender, recipients=list(rcpts), hostname="127.0.0.1", port=port, timeout=timeout,
+            raw,
+            sender=sender,
+            recipients=list(rcpts),
+            hostname="127.0.0.1",
+            port=port,
+            timeout=timeout,
             start_tls=False,
         )
         code, text = 250, response[1]

@@ -47,8 +47,13 @@ async def env(start_guard: GuardFactory, sink: SmtpSink) -> AsyncIterator[Env]:
     for hook in hooks.values():
         await hook.start()
     routes = [
-        {"name": name, "format": "teams" if name == "teams_workflows" else name, "audience": "external",
-         "upstream": hook.url(UPSTREAM_PATHS[name]), "quarantine_reply": "accepted"}
+        {
+            "name": name,
+            "format": "teams" if name == "teams_workflows" else name,
+            "audience": "external",
+            "upstream": hook.url(UPSTREAM_PATHS[name]),
+            "quarantine_reply": "accepted",
+        }
         for name, hook in hooks.items()
     ]
     guard = await start_guard(smtp={"upstream": sink.url}, chat={"routes": routes})
@@ -69,8 +74,9 @@ def _escape_all(value: Any) -> str:
 
 
 async def _smtp(env: Env, case: Case) -> tuple[bool, str]:
-    attempt = await smtp_attempt(env.guard.smtp_port, case.raw, tag=case.id, kind=case.entity, rcpts=[EXTERNAL],
-                                 sender=SENDER)
+    attempt = await smtp_attempt(
+        env.guard.smtp_port, case.raw, tag=case.id, kind=case.entity, rcpts=[EXTERNAL], sender=SENDER
+    )
     reached = len(env.sink.messages) > 0
     held = attempt.code == 250 and "Held for security review" in attempt.text
     refused = attempt.code == 550 and attempt.text.startswith("5.7.1")
@@ -87,9 +93,12 @@ async def _chat(env: Env, case: Case) -> tuple[bool, str]:
     else:
         body = (_escape_all(case.payload) if case.escaped else json.dumps(case.payload)).encode()
         ctype = "application/json"
-    async with aiohttp.ClientSession() as http, http.post(
-        env.guard.url(f"/hooks/{case.channel}"), data=body, headers={"Content-Type": ctype}
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            env.guard.url(f"/hooks/{case.channel}"), data=body, headers={"Content-Type": ctype}
+        ) as resp,
+    ):
         status, text = resp.status, await resp.text()
         reason = resp.headers.get("X-Guard-Reason", "")
     reached = len(hook.requests) > 0
@@ -100,10 +109,15 @@ async def _chat(env: Env, case: Case) -> tuple[bool, str]:
 
 @pytest.mark.parametrize(
     "case",
-    [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=c.missed)] if c.missed else [])
-     for c in CASES],
+    [
+        pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=c.missed)] if c.missed else [])
+        for c in CASES
+    ],
 )
 async def test_evasion(env: Env, case: Case) -> None:
     caught, reply = await (_smtp(env, case) if case.channel == "smtp" else _chat(env, case))
-    print(f"\nEVASION {case.id} [{case.entity}] {case.technique}: {'caught' if caught else 'NOT caught'} ({reply})")
+    print(
+        f"\nEVASION {case.id} [{case.entity}] {case.technique}: "
+        f"{'caught' if caught else 'NOT caught'} ({reply})"
+    )
     assert caught, f"{case.technique}: {reply}"

@@ -23,9 +23,10 @@ BATCH = 4
 
 async def _post(url: str, text: str) -> tuple[int, bytes]:
     try:
-        async with aiohttp.ClientSession() as http, http.post(
-            url, json={"text": text}, timeout=aiohttp.ClientTimeout(total=20)
-        ) as resp:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(url, json={"text": text}, timeout=aiohttp.ClientTimeout(total=20)) as resp,
+        ):
             return resp.status, await resp.read()
     except aiohttp.ClientError:
         return 0, b""
@@ -41,10 +42,16 @@ class _Closing:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
-        length = int(next(
-            (line.split(b":", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")),
-            b"0",
-        ))
+        length = int(
+            next(
+                (
+                    line.split(b":", 1)[1]
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                ),
+                b"0",
+            )
+        )
         await reader.readexactly(length)
         self.received += 1
         writer.close()
@@ -79,8 +86,16 @@ async def test_webhook_fault_is_a_failure_for_the_client_then_the_retry_arrives(
     guard = await start_guard(
         smtp={"enabled": False},
         http={"upstream_timeout_s": 1.0},
-        chat={"routes": [{"name": "ext", "format": "slack", "audience": "external",
-                          "upstream": f"http://127.0.0.1:{port}/services/T/B/X"}]},
+        chat={
+            "routes": [
+                {
+                    "name": "ext",
+                    "format": "slack",
+                    "audience": "external",
+                    "upstream": f"http://127.0.0.1:{port}/services/T/B/X",
+                }
+            ]
+        },
     )
     texts = [f"deploy {i} finished" for i in range(BATCH)]
     first = await asyncio.gather(*(_post(guard.url("/hooks/ext"), t) for t in texts))
@@ -88,7 +103,9 @@ async def test_webhook_fault_is_a_failure_for_the_client_then_the_retry_arrives(
     expected = {"down": 502, "slow": 504, "http_500": 500, "close_mid_reply": 502}[fault]
     assert statuses == Counter({expected: BATCH}), first
     if fault in ("down", "slow", "close_mid_reply"):
-        assert all(json.loads(body)["error"] in ("upstream_unreachable", "upstream_timeout") for _, body in first)
+        assert all(
+            json.loads(body)["error"] in ("upstream_unreachable", "upstream_timeout") for _, body in first
+        )
     # The retry, once the upstream is healthy, gets the service's success and arrives.
     if fault == "down":
         await hook.start()
@@ -106,8 +123,10 @@ async def test_webhook_fault_is_a_failure_for_the_client_then_the_retry_arrives(
     duplicates = (len(hook.requests) - arrived_before - BATCH) + (closing.received if closing else 0)
     if fault == "slow":
         duplicates = len(hook.requests) - BATCH  # the slow upstream did get the first copies
-    print(f"\nFAULT chat/{fault}: first={dict(statuses)} retry={dict(Counter(s for s, _ in second))} "
-          f"lost=0 possible_duplicates={duplicates}")
+    print(
+        f"\nFAULT chat/{fault}: first={dict(statuses)} retry={dict(Counter(s for s, _ in second))} "
+        f"lost=0 possible_duplicates={duplicates}"
+    )
 
 
 async def test_held_chat_message_is_acknowledged_only_once_stored(start_guard: GuardFactory) -> None:
@@ -116,8 +135,17 @@ async def test_held_chat_message_is_acknowledged_only_once_stored(start_guard: G
     async with FakeWebhook("slack") as hook:
         guard = await start_guard(
             smtp={"enabled": False},
-            chat={"routes": [{"name": "ext", "format": "slack", "audience": "external",
-                              "upstream": hook.url("/services/T/B/X"), "quarantine_reply": "accepted"}]},
+            chat={
+                "routes": [
+                    {
+                        "name": "ext",
+                        "format": "slack",
+                        "audience": "external",
+                        "upstream": hook.url("/services/T/B/X"),
+                        "quarantine_reply": "accepted",
+                    }
+                ]
+            },
         )
         await guard.services.store.close()
         status_down, _ = await _post(guard.url("/hooks/ext"), f"card {CARD}")

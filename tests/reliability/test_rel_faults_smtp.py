@@ -44,7 +44,8 @@ async def test_upstream_fault_tempfails_and_the_retry_is_delivered(
     else:
         await hostile.start()
     guard = await start_guard(
-        smtp={"upstream": hostile.url, "upstream_timeout_s": 1.5, "session_timeout_s": 30}, http={"enabled": False}
+        smtp={"upstream": hostile.url, "upstream_timeout_s": 1.5, "session_timeout_s": 30},
+        http={"enabled": False},
     )
     ledger = Ledger()
     tags = [new_tag() for _ in range(BATCH)]
@@ -78,8 +79,10 @@ async def test_upstream_fault_tempfails_and_the_retry_is_delivered(
     assert duplicates == during
     if fault not in ("close_after_data", "slow"):
         assert during == 0
-    print(f"\nFAULT smtp/{fault}: attempts={len(ledger.attempts)} {dict(ledger.counts())} "
-          f"acked={len(ledger.acked())} lost=0 duplicates={duplicates}")
+    print(
+        f"\nFAULT smtp/{fault}: attempts={len(ledger.attempts)} {dict(ledger.counts())} "
+        f"acked={len(ledger.acked())} lost=0 duplicates={duplicates}"
+    )
 
 
 async def test_upstream_fault_with_mixed_recipients_never_acks_a_partial_delivery(

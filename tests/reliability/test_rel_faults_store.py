@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -53,18 +54,33 @@ def tmpfs(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
-async def _guard_on(start_guard: GuardFactory, db: Path, sink: SmtpSink, hook: FakeWebhook | None = None) -> Guard:
-    chat = {"routes": [{"name": "ext", "format": "slack", "upstream": hook.url("/services/T/B/X"),
-                        "audience": "external"}]} if hook else {"routes": []}
+async def _guard_on(
+    start_guard: GuardFactory, db: Path, sink: SmtpSink, hook: FakeWebhook | None = None
+) -> Guard:
+    chat = (
+        {
+            "routes": [
+                {
+                    "name": "ext",
+                    "format": "slack",
+                    "upstream": hook.url("/services/T/B/X"),
+                    "audience": "external",
+                }
+            ]
+        }
+        if hook
+        else {"routes": []}
+    )
     return await start_guard(
         smtp={"upstream": sink.url}, store={"url": f"sqlite:///{db}", "keys": {"k1": new_key()}}, chat=chat
     )
 
 
 async def _post_card(guard: Guard) -> int:
-    async with aiohttp.ClientSession() as http, http.post(
-        guard.url("/hooks/ext"), json={"text": f"card {CARD}"}
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(guard.url("/hooks/ext"), json={"text": f"card {CARD}"}) as resp,
+    ):
         await resp.read()
         return resp.status
 
@@ -86,20 +102,26 @@ async def test_sqlite_disk_full_tempfails_then_recovers(
     async with FakeWebhook("slack") as hook:
         guard = await _guard_on(start_guard, tmpfs / "guard.db", sink, hook)
         warm = new_tag()
-        assert (await smtp_attempt(guard.smtp_port, _card_mail(warm), tag=warm, kind="card",
-                                   rcpts=[EXTERNAL])).outcome == "acked"
+        assert (
+            await smtp_attempt(guard.smtp_port, _card_mail(warm), tag=warm, kind="card", rcpts=[EXTERNAL])
+        ).outcome == "acked"
         ledger = Ledger()
         filler = await _fill(tmpfs)
         tags = [new_tag() for _ in range(3)]
         for tag in tags:
-            ledger.add(await smtp_attempt(guard.smtp_port, _card_mail(tag), tag=tag, kind="card", rcpts=[EXTERNAL]))
+            ledger.add(
+                await smtp_attempt(guard.smtp_port, _card_mail(tag), tag=tag, kind="card", rcpts=[EXTERNAL])
+            )
         chat_status = await _post_card(guard)
         clean = new_tag()
-        relayed = await smtp_attempt(guard.smtp_port, _clean_mail(clean), tag=clean, kind="clean", rcpts=[EXTERNAL])
+        relayed = await smtp_attempt(
+            guard.smtp_port, _clean_mail(clean), tag=clean, kind="clean", rcpts=[EXTERNAL]
+        )
 
         filler.unlink()  # space again; the clients retry
         retries = [
-            await smtp_attempt(guard.smtp_port, _card_mail(t), tag=t, kind="card", rcpts=[EXTERNAL]) for t in tags
+            await smtp_attempt(guard.smtp_port, _card_mail(t), tag=t, kind="card", rcpts=[EXTERNAL])
+            for t in tags
         ]
         chat_after = await _post_card(guard)
         held = {item.id for item in await guard.services.store.list(limit=100)}
@@ -111,8 +133,10 @@ async def test_sqlite_disk_full_tempfails_then_recovers(
     ids = {a.text.split(" as ", 1)[1].split()[0] for a in retries}
     assert ids <= held  # every acknowledgement names an item that exists
     assert not any(sink_tags(sink.messages)[t] for t in tags)
-    print(f"\nFAULT store/sqlite-disk-full: smtp {dict(ledger.counts())} chat={chat_status} "
-          f"-> after recovery acked={len(retries)} chat={chat_after} lost=0")
+    print(
+        f"\nFAULT store/sqlite-disk-full: smtp {dict(ledger.counts())} chat={chat_status} "
+        f"-> after recovery acked={len(retries)} chat={chat_after} lost=0"
+    )
 
 
 async def test_sqlite_on_a_read_only_file_system_refuses_to_start(
@@ -148,13 +172,15 @@ async def test_sqlite_data_directory_removed_is_not_acknowledged(
 
 
 # -- PostgreSQL stopped under a running guard -----------------------------------------------------
-def _pg_ctl(cluster, *args: str) -> None:  # type: ignore[no-untyped-def]
+def _pg_ctl(cluster: Any, *args: str) -> None:
     cluster.run(str(cluster.bindir / "pg_ctl"), "-D", str(cluster.root / "data"), *args)
 
 
-def _pg_start(cluster) -> None:  # type: ignore[no-untyped-def]
-    opts = (f"-p {cluster.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={cluster.root} "
-            "-c max_connections=50")
+def _pg_start(cluster: Any) -> None:
+    opts = (
+        f"-p {cluster.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={cluster.root} "
+        "-c max_connections=50"
+    )
     _pg_ctl(cluster, "-o", opts, "-l", str(cluster.root / "log"), "-w", "-t", "30", "start")
 
 
@@ -174,22 +200,29 @@ async def test_postgres_stopped_tempfails_then_recovers(start_guard: GuardFactor
             guard = await start_guard(
                 smtp={"upstream": sink.url},
                 store={"url": url, "keys": {"k1": new_key()}},
-                chat={"routes": [{"name": "ext", "format": "slack", "upstream": hook.url("/services/T/B/X")}]},
+                chat={
+                    "routes": [{"name": "ext", "format": "slack", "upstream": hook.url("/services/T/B/X")}]
+                },
             )
             _pg_ctl(cluster, "-m", "immediate", "-w", "stop")  # a crash, not a clean shutdown
             tags = [new_tag() for _ in range(3)]
             t0 = time.monotonic()
-            *during, chat_status = await asyncio.gather(
-                *(smtp_attempt(guard.smtp_port, _card_mail(t), tag=t, kind="card", rcpts=[EXTERNAL]) for t in tags),
-                _post_card(guard),
+            during_task = asyncio.gather(
+                *(
+                    smtp_attempt(guard.smtp_port, _card_mail(t), tag=t, kind="card", rcpts=[EXTERNAL])
+                    for t in tags
+                )
             )
+            during, chat_status = await asyncio.gather(during_task, _post_card(guard))
             waited = time.monotonic() - t0
             _pg_start(cluster)
             deadline = time.monotonic() + 60
             after = []
             for t in tags:
                 while True:
-                    a = await smtp_attempt(guard.smtp_port, _card_mail(t), tag=t, kind="card", rcpts=[EXTERNAL])
+                    a = await smtp_attempt(
+                        guard.smtp_port, _card_mail(t), tag=t, kind="card", rcpts=[EXTERNAL]
+                    )
                     if a.outcome == "acked" or time.monotonic() > deadline:
                         after.append(a)
                         break
@@ -203,5 +236,7 @@ async def test_postgres_stopped_tempfails_then_recovers(start_guard: GuardFactor
     assert chat_status == 503
     assert [a.outcome for a in after] == ["acked"] * 3, after
     assert {a.text.split(" as ", 1)[1].split()[0] for a in after} <= held
-    print(f"\nFAULT store/postgres-stopped: smtp during={[a.code for a in during]} chat={chat_status} "
-          f"(answered within {waited:.1f}s) -> after restart acked={len(after)} lost=0")
+    print(
+        f"\nFAULT store/postgres-stopped: smtp during={[a.code for a in during]} chat={chat_status} "
+        f"(answered within {waited:.1f}s) -> after restart acked={len(after)} lost=0"
+    )

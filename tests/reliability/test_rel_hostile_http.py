@@ -13,7 +13,7 @@ import http.client
 import io
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +37,14 @@ UPSTREAMS = {
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40)
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(
-        st.sampled_from(sorted(STRUCTURAL_KEYS) + ["text", "blocks", "embeds", "x", "fields", "value"]) | st.text(max_size=8),
-        inner, max_size=5,
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(
+            st.sampled_from([*sorted(STRUCTURAL_KEYS), "text", "blocks", "embeds", "x", "fields", "value"])
+            | st.text(max_size=8),
+            inner,
+            max_size=5,
+        )
     ),
     max_leaves=40,
 )
@@ -51,8 +56,17 @@ HYPOTHESIS = settings(max_examples=300, deadline=None, suppress_health_check=[He
 @HYPOTHESIS
 @given(
     body=st.binary(max_size=2048) | json_values.map(lambda v: json.dumps(v).encode()),
-    ctype=st.sampled_from([None, "application/json", FORM, "multipart/form-data; boundary=x", "text/plain",
-                           "application/json; charset=latin-1", ""]),
+    ctype=st.sampled_from(
+        [
+            None,
+            "application/json",
+            FORM,
+            "multipart/form-data; boundary=x",
+            "text/plain",
+            "application/json; charset=latin-1",
+            "",
+        ]
+    ),
 )
 def test_payload_parser_accepts_or_refuses_cleanly(body: bytes, ctype: str | None) -> None:
     try:
@@ -95,7 +109,12 @@ HOSTILE_BODIES: list[tuple[str, bytes, str, set[int]]] = [
     ("invalid-utf8", b'{"text": "\xff\xfe card"}', "application/json", {400}),
     ("lone-surrogate", b'{"text": "\\ud800 card"}', "application/json", {200, 400}),
     ("over-size", b'{"text": "' + b"a" * (2 * 1024 * 1024) + b'"}', "application/json", {413}),
-    ("wide-60k-keys", json.dumps({f"k{i}": "v" for i in range(60_000)}).encode(), "application/json", {200, 400}),
+    (
+        "wide-60k-keys",
+        json.dumps({f"k{i}": "v" for i in range(60_000)}).encode(),
+        "application/json",
+        {200, 400},
+    ),
     ("long-line-900k", json.dumps({"text": "word " * 180_000}).encode(), "application/json", {200}),
     ("form-two-payloads", b"payload=%7B%7D&payload=%7B%7D", FORM, {400}),
     ("form-bad-json", b"payload=%7Bnope", FORM, {400}),
@@ -106,19 +125,33 @@ HOSTILE_BODIES: list[tuple[str, bytes, str, set[int]]] = [
 
 
 @pytest.fixture
-async def http_guard(start_guard: GuardFactory) -> Iterator[tuple[Guard, FakeWebhook]]:
+async def http_guard(start_guard: GuardFactory) -> AsyncIterator[tuple[Guard, FakeWebhook]]:
     async with FakeWebhook("slack") as hook:
         guard = await start_guard(
             smtp={"enabled": False},
-            chat={"routes": [{"name": "ext", "format": "slack", "audience": "external",
-                              "upstream": hook.url("/services/T/B/X")},
-                             {"name": "gen", "format": "generic", "audience": "external",
-                              "upstream": hook.url("/ingest")}]},
+            chat={
+                "routes": [
+                    {
+                        "name": "ext",
+                        "format": "slack",
+                        "audience": "external",
+                        "upstream": hook.url("/services/T/B/X"),
+                    },
+                    {
+                        "name": "gen",
+                        "format": "generic",
+                        "audience": "external",
+                        "upstream": hook.url("/ingest"),
+                    },
+                ]
+            },
         )
         yield guard, hook
 
 
-@pytest.mark.parametrize(("name", "body", "ctype", "allowed"), HOSTILE_BODIES, ids=[b[0] for b in HOSTILE_BODIES])
+@pytest.mark.parametrize(
+    ("name", "body", "ctype", "allowed"), HOSTILE_BODIES, ids=[b[0] for b in HOSTILE_BODIES]
+)
 async def test_hostile_bodies_get_a_clear_answer_in_bounded_time(
     http_guard: tuple[Guard, FakeWebhook], name: str, body: bytes, ctype: str, allowed: set[int]
 ) -> None:
@@ -131,8 +164,12 @@ async def test_hostile_bodies_get_a_clear_answer_in_bounded_time(
             ("/api/v1/check", body if ctype == FORM else _as_check(body)),
         ):
             t0 = time.monotonic()
-            async with http.post(guard.url(path), data=io.BytesIO(data), headers={"Content-Type": ctype},
-                                 timeout=aiohttp.ClientTimeout(total=30)) as resp:
+            async with http.post(
+                guard.url(path),
+                data=io.BytesIO(data),
+                headers={"Content-Type": ctype},
+                timeout=aiohttp.ClientTimeout(total=30),
+            ) as resp:
                 text = await resp.text()
                 results[path] = (resp.status, round(time.monotonic() - t0, 2))
             assert resp.status < 500, (path, resp.status, text[:300])
@@ -159,18 +196,28 @@ async def test_review_api_bodies_are_refused_cleanly(start_guard: GuardFactory) 
     token = "tok-reliability-reviewer"
     guard = await start_guard(
         smtp={"enabled": False},
-        review={"api_tokens": [{"name": "r", "token_sha256": hashlib.sha256(token.encode()).hexdigest(),
-                                "role": "reviewer"}]},
+        review={
+            "api_tokens": [
+                {"name": "r", "token_sha256": hashlib.sha256(token.encode()).hexdigest(), "role": "reviewer"}
+            ]
+        },
     )
     from tests.quarantine_helpers import mail_item
 
     item_id = await guard.services.store.put(mail_item())
     statuses = {}
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
-        for name, body in (("deep", b"[" * 100_000 + b"]" * 100_000), ("bigint", b'{"reason": ' + b"1" * 5000 + b"}"),
-                           ("array", b"[]"), ("bad", b"{nope")):
-            async with http.post(guard.url(f"/api/v1/quarantine/{item_id}/reject"), data=io.BytesIO(body),
-                                 headers={"Content-Type": "application/json"}) as resp:
+        for name, body in (
+            ("deep", b"[" * 100_000 + b"]" * 100_000),
+            ("bigint", b'{"reason": ' + b"1" * 5000 + b"}"),
+            ("array", b"[]"),
+            ("bad", b"{nope"),
+        ):
+            async with http.post(
+                guard.url(f"/api/v1/quarantine/{item_id}/reject"),
+                data=io.BytesIO(body),
+                headers={"Content-Type": "application/json"},
+            ) as resp:
                 statuses[name] = resp.status
                 assert resp.status == 400, (name, resp.status, await resp.text())
     assert (await guard.services.store.summary(item_id)).status.value == "held"
@@ -195,8 +242,12 @@ async def test_crlf_in_check_api_addresses_and_subject(http_guard: tuple[Guard, 
             for draft in (
                 {"channel": "email", "to": [value], "subject": "hi", "text": f"card {CARD}"},
                 {"channel": "email", "from": value, "to": ["bob@partner.net"], "text": "hi"},
-                {"channel": "email", "to": ["bob@partner.net"], "subject": f"refund\r\nBcc: evil@x.test {CARD}",
-                 "text": "hi"},
+                {
+                    "channel": "email",
+                    "to": ["bob@partner.net"],
+                    "subject": f"refund\r\nBcc: evil@x.test {CARD}",
+                    "text": "hi",
+                },
             ):
                 async with http.post(guard.url("/api/v1/check"), json=draft) as resp:
                     body = await resp.json()
@@ -207,7 +258,9 @@ async def test_crlf_in_check_api_addresses_and_subject(http_guard: tuple[Guard, 
                         assert all(r["audience"] == "external" for r in body["recipients"])
                         if CARD in json.dumps(draft):
                             assert body["action"] in ("quarantine", "block"), body
-                            assert not find_leaks(json.dumps({k: v for k, v in body.items() if k != "redacted"}).encode())
+                            assert not find_leaks(
+                                json.dumps({k: v for k, v in body.items() if k != "redacted"}).encode()
+                            )
     print(f"\nHOSTILE check-api CR/LF: {len(answers)} drafts -> {sorted(set(answers))}")
 
 
@@ -215,13 +268,29 @@ async def test_crlf_in_check_api_addresses_and_subject(http_guard: tuple[Guard, 
 @pytest.fixture(scope="module")
 def served_guard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GuardProcess]:
     root: Path = tmp_path_factory.mktemp("rel-served")
-    guard = GuardProcess(root, {"smtp": {"enabled": False}, "chat": {"routes": [
-        {"name": "ext", "format": "slack", "audience": "external", "upstream": "http://127.0.0.1:9/services/T/B/X"}]}})
+    guard = GuardProcess(
+        root,
+        {
+            "smtp": {"enabled": False},
+            "chat": {
+                "routes": [
+                    {
+                        "name": "ext",
+                        "format": "slack",
+                        "audience": "external",
+                        "upstream": "http://127.0.0.1:9/services/T/B/X",
+                    }
+                ]
+            },
+        },
+    )
     guard.start_sync()
     yield guard
     assert guard.stop_sync() == 0
     assert guard.tracebacks() == []
-    assert not [e for e in guard.log_events() if e.get("event") in ("http_error", "smtp_error", "smtp_exception")]
+    assert not [
+        e for e in guard.log_events() if e.get("event") in ("http_error", "smtp_error", "smtp_exception")
+    ]
 
 
 drafts = st.fixed_dictionaries(
@@ -240,8 +309,11 @@ drafts = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                    HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=250,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(draft=drafts | json_values)
 def test_check_api_fuzz(served_guard: GuardProcess, draft: Any) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", served_guard.http_port, timeout=10)

@@ -40,7 +40,9 @@ def _verdict(outcome: str, code: int, text: str) -> str:
 
 
 @pytest.mark.slow
-async def test_hostile_mail_gets_a_definite_reply_in_bounded_time_and_memory(tmp_path: Path, sink: SmtpSink) -> None:
+async def test_hostile_mail_gets_a_definite_reply_in_bounded_time_and_memory(
+    tmp_path: Path, sink: SmtpSink
+) -> None:
     guard = GuardProcess(tmp_path / "guard", {"smtp": {"upstream": sink.url}})
     await guard.start()
     base = _peak_kib(guard.pid)
@@ -49,7 +51,9 @@ async def test_hostile_mail_gets_a_definite_reply_in_bounded_time_and_memory(tmp
         for name, (build, allowed) in HOSTILE_MAIL.items():
             raw = await asyncio.to_thread(build)
             t0 = time.monotonic()
-            attempt = await smtp_attempt(guard.smtp_port, raw, tag=name, kind="hostile", rcpts=[EXTERNAL], timeout=60)
+            attempt = await smtp_attempt(
+                guard.smtp_port, raw, tag=name, kind="hostile", rcpts=[EXTERNAL], timeout=60
+            )
             seconds = time.monotonic() - t0
             verdict = _verdict(attempt.outcome, attempt.code, attempt.text)
             peak = _peak_kib(guard.pid) // 1024
@@ -61,8 +65,10 @@ async def test_hostile_mail_gets_a_definite_reply_in_bounded_time_and_memory(tmp
         await guard.stop()
     assert rc == 0 and guard.tracebacks() == []
     for name, size, verdict, code, seconds, peak in rows:
-        print(f"\nHOSTILE smtp/{name}: {size // 1024} KiB -> {verdict} ({code}) in {seconds}s, "
-              f"guard peak RSS {peak} MiB")
+        print(
+            f"\nHOSTILE smtp/{name}: {size // 1024} KiB -> {verdict} ({code}) in {seconds}s, "
+            f"guard peak RSS {peak} MiB"
+        )
     assert max(r[5] for r in rows) < PEAK_RSS_BOUND_MIB, rows
     print(f"\nHOSTILE smtp: baseline peak RSS {base // 1024} MiB")
 
@@ -87,24 +93,33 @@ async def test_an_expensive_message_does_not_stall_everyone_else(tmp_path: Path,
         async def light_mail() -> tuple[object, float]:
             t0 = time.monotonic()
             got = await smtp_attempt(
-                guard.smtp_port, build_message(to=EXTERNAL, headers={"X-Test-Id": tag}), tag=tag, kind="clean",
-                rcpts=[EXTERNAL], timeout=30,
+                guard.smtp_port,
+                build_message(to=EXTERNAL, headers={"X-Test-Id": tag}),
+                tag=tag,
+                kind="clean",
+                rcpts=[EXTERNAL],
+                timeout=30,
             )
             return got, time.monotonic() - t0
 
         async def healthz() -> tuple[int, float]:
             t0 = time.monotonic()
-            async with aiohttp.ClientSession() as http, http.get(
-                f"http://127.0.0.1:{guard.http_port}/healthz", timeout=aiohttp.ClientTimeout(total=30)
-            ) as resp:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(
+                    f"http://127.0.0.1:{guard.http_port}/healthz", timeout=aiohttp.ClientTimeout(total=30)
+                ) as resp,
+            ):
                 return resp.status, time.monotonic() - t0
 
         (light, light_s), (health, health_s) = await asyncio.gather(light_mail(), healthz())
         heavy_attempt = await slow
     finally:
         await guard.stop()
-    print(f"\nHOSTILE smtp/expensive-pdf: heavy -> {heavy_attempt.code} in {heavy_attempt.seconds:.1f}s; "
-          f"meanwhile a clean mail took {light_s:.2f}s and /healthz {health_s:.2f}s")
+    print(
+        f"\nHOSTILE smtp/expensive-pdf: heavy -> {heavy_attempt.code} in {heavy_attempt.seconds:.1f}s; "
+        f"meanwhile a clean mail took {light_s:.2f}s and /healthz {health_s:.2f}s"
+    )
     assert light.outcome == "acked" and sink_tags(sink.messages)[tag] == 1  # type: ignore[attr-defined]
     assert health == 200
     assert light_s < 3.0 and health_s < 3.0, (light_s, health_s)
@@ -149,8 +164,9 @@ async def test_crlf_and_bare_cr_lf_in_envelope_addresses_inject_nothing(
         prefix = [b"EHLO client.test\r\n"]
         if bad.startswith(b"RCPT"):
             prefix.append(b"MAIL FROM:<alice@example.com>\r\n")
-        replies = await _dialogue(guard.smtp_port, [*prefix, bad, b"DATA\r\n", b"Subject: x\r\n\r\nhi\r\n.\r\n",
-                                                    b"QUIT\r\n"])
+        replies = await _dialogue(
+            guard.smtp_port, [*prefix, bad, b"DATA\r\n", b"Subject: x\r\n\r\nhi\r\n.\r\n", b"QUIT\r\n"]
+        )
         transcript.append(b" ".join(r[:3] for r in replies[1:]))
     # A bare LF ends a command line (as in Postfix), so "\n RCPT TO:<x>" is simply a second
     # command from the same client; a bare CR inside a command is a syntax error. Either way no
@@ -163,7 +179,9 @@ async def test_crlf_and_bare_cr_lf_in_envelope_addresses_inject_nothing(
     print(f"\nHOSTILE smtp/envelope-crlf: {codes}; upstream recipients {sorted(rcpts) or 'none'}")
 
 
-async def test_smtp_smuggling_does_not_split_one_message_into_two(start_guard: GuardFactory, sink: SmtpSink) -> None:
+async def test_smtp_smuggling_does_not_split_one_message_into_two(
+    start_guard: GuardFactory, sink: SmtpSink
+) -> None:
     """Bare-LF end-of-data sequences inside DATA do not end it: the 'smuggled' second message
     (with a card, to another recipient) is part of the first and is inspected with it."""
     guard = await start_guard(smtp={"upstream": sink.url}, http={"enabled": False})
@@ -174,10 +192,17 @@ async def test_smtp_smuggling_does_not_split_one_message_into_two(start_guard: G
         b"\r.\rMAIL FROM:<alice@example.com>\rRCPT TO:<evil@attacker.test>\rDATA\r"
         b"\r\n.\r\n"
     )
-    replies = await _dialogue(guard.smtp_port, [
-        b"EHLO c\r\n", b"MAIL FROM:<alice@example.com>\r\n", b"RCPT TO:<bob@partner.net>\r\n", b"DATA\r\n",
-        smuggled, b"QUIT\r\n",
-    ])
+    replies = await _dialogue(
+        guard.smtp_port,
+        [
+            b"EHLO c\r\n",
+            b"MAIL FROM:<alice@example.com>\r\n",
+            b"RCPT TO:<bob@partner.net>\r\n",
+            b"DATA\r\n",
+            smuggled,
+            b"QUIT\r\n",
+        ],
+    )
     final = replies[-2]
     assert final.startswith(b"250 2.6.0 Held"), replies  # one message, held for the card in it
     assert sink.messages == []
@@ -187,13 +212,17 @@ async def test_smtp_smuggling_does_not_split_one_message_into_two(start_guard: G
     print(f"\nHOSTILE smtp/smuggling: one message, {final[:40]!r}")
 
 
-async def test_encoded_crlf_in_subject_stays_inside_the_header(start_guard: GuardFactory, sink: SmtpSink) -> None:
+async def test_encoded_crlf_in_subject_stays_inside_the_header(
+    start_guard: GuardFactory, sink: SmtpSink
+) -> None:
     """An RFC 2047 word decoding to CR LF + "Bcc:" neither adds a recipient nor a header line in
     what is relayed, held or shown; the card in it is found."""
     guard = await start_guard(smtp={"upstream": sink.url}, http={"enabled": False})
-    raw = (f"From: {SENDER}\r\nTo: {EXTERNAL}\r\n"
-           "Subject: =?utf-8?q?refund=0D=0ABcc:_evil@attacker.test=0D=0A=0D=0Acard_4111_1111_1111_1111?=\r\n"
-           "\r\nhello\r\n").encode()
+    raw = (
+        f"From: {SENDER}\r\nTo: {EXTERNAL}\r\n"
+        "Subject: =?utf-8?q?refund=0D=0ABcc:_evil@attacker.test=0D=0A=0D=0Acard_4111_1111_1111_1111?=\r\n"
+        "\r\nhello\r\n"
+    ).encode()
     held = await smtp_attempt(guard.smtp_port, raw, tag="s1", kind="card", rcpts=[EXTERNAL])
     clean = raw.replace(b"card_4111_1111_1111_1111", b"thanks")
     relayed = await smtp_attempt(guard.smtp_port, clean, tag="s2", kind="clean", rcpts=[EXTERNAL])

@@ -89,7 +89,8 @@ async def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path: Pa
     kills: list[float] = []
     started = time.monotonic()
     clients = [
-        asyncio.create_task(_client(guard, ledger, random.Random(rng.random()), i, final)) for i in range(CLIENTS)
+        asyncio.create_task(_client(guard, ledger, random.Random(rng.random()), i, final))
+        for i in range(CLIENTS)
     ]
     try:
         while not all(c.done() for c in clients) and len(kills) < MAX_KILLS:
@@ -132,7 +133,8 @@ async def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path: Pa
     dup_held = sum(n - 1 for n in held.values())
     assert guard.tracebacks() == []
     print(
-        f"\nKILL seed={SEED} kills={len(kills)} at {kills}s messages={len(final)} attempts={len(ledger.attempts)} "
+        f"\nKILL seed={SEED} kills={len(kills)} at {kills}s messages={len(final)} "
+        f"attempts={len(ledger.attempts)} "
         f"acked={counts['acked']} refused_550={counts['refused']} tempfail_4xx={counts['tempfail']} "
         f"conn_error={counts['conn_error']} lost=0 duplicate_deliveries={dup_sink} duplicate_holds={dup_held}"
     )
@@ -147,8 +149,11 @@ async def test_sigterm_drains_deliveries_under_way(tmp_path: Path) -> None:
         sends = [
             asyncio.create_task(
                 smtp_attempt(
-                    guard.smtp_port, build_message(to=EXTERNAL, body="hello\n", headers={"X-Test-Id": t}),
-                    tag=t, kind="clean", rcpts=[EXTERNAL],
+                    guard.smtp_port,
+                    build_message(to=EXTERNAL, body="hello\n", headers={"X-Test-Id": t}),
+                    tag=t,
+                    kind="clean",
+                    rcpts=[EXTERNAL],
                 )
             )
             for t in tags
@@ -167,5 +172,7 @@ async def test_sigterm_drains_deliveries_under_way(tmp_path: Path) -> None:
     assert late.outcome == "conn_error"  # the listener is gone after SIGTERM
     assert guard.tracebacks() == []
     assert any(e.get("event") == "stop" for e in guard.log_events())
-    print(f"\nSIGTERM: in_flight={len(tags)} acked={len(attempts)} delivered={len(slow_sink.messages)} "
-          f"exit={rc} stop_s={stopped_s:.2f}")
+    print(
+        f"\nSIGTERM: in_flight={len(tags)} acked={len(attempts)} delivered={len(slow_sink.messages)} "
+        f"exit={rc} stop_s={stopped_s:.2f}"
+    )

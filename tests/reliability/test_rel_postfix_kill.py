@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ MESSAGES = 40
 KILLS = 3
 
 
-async def _until(predicate, what: str, timeout: float) -> None:  # type: ignore[no-untyped-def]
+async def _until(predicate: Callable[[], Awaitable[bool]], what: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not await predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
@@ -78,7 +79,9 @@ async def test_postfix_queue_carries_every_message_through_guard_kills(
             kind = "card" if n % 3 == 0 else "clean"
             tags[tag] = kind
             body = f"card {CARD} for the refund\n" if kind == "card" else f"status report {n}\n"
-            raw = build_message(sender=SENDER, to=EXTERNAL, subject=f"m{n}", body=body, headers={"X-Test-Id": tag})
+            raw = build_message(
+                sender=SENDER, to=EXTERNAL, subject=f"m{n}", body=body, headers={"X-Test-Id": tag}
+            )
             await postfix.sendmail(raw, SENDER, EXTERNAL)
             await asyncio.sleep(rng.uniform(0.0, 0.1))
             if len(kills) < KILLS and time.monotonic() - started > next_kill:
@@ -117,5 +120,6 @@ async def test_postfix_queue_carries_every_message_through_guard_kills(
         f"\nPOSTFIX seed={seed} kills={len(kills)} at {kills}s messages={MESSAGES} "
         f"(clean={Counter(tags.values())['clean']}, card={Counter(tags.values())['card']}) "
         f"postfix: deferred={deferred} sent={sent} bounced={bounced}; sink={sum(delivered.values())} "
-        f"held={sum(held.values())} lost=0 duplicates={sum(delivered.values()) + sum(held.values()) - MESSAGES}"
+        f"held={sum(held.values())} lost=0 "
+        f"duplicates={sum(delivered.values()) + sum(held.values()) - MESSAGES}"
     )

@@ -48,14 +48,21 @@ TRICKY_RECIPIENTS = [
 ]
 
 
-async def test_no_open_relay_for_clients_outside_relay_networks(start_guard: GuardFactory, sink: SmtpSink) -> None:
+async def test_no_open_relay_for_clients_outside_relay_networks(
+    start_guard: GuardFactory, sink: SmtpSink
+) -> None:
     guard = await start_guard(
-        smtp={"upstream": sink.url, "relay_networks": ["10.0.0.0/8"],
-              "users": [{"name": "agent", "password_hash": hash_password("right-password")}]},
+        smtp={
+            "upstream": sink.url,
+            "relay_networks": ["10.0.0.0/8"],
+            "users": [{"name": "agent", "password_hash": hash_password("right-password")}],
+        },
         http={"enabled": False},
     )
-    refused = Counter()
-    tries = [(r, None) for r in TRICKY_RECIPIENTS] + [(r, ("agent", "wrong-password")) for r in TRICKY_RECIPIENTS[:3]]
+    refused: Counter[int] = Counter()
+    tries = [(r, None) for r in TRICKY_RECIPIENTS] + [
+        (r, ("agent", "wrong-password")) for r in TRICKY_RECIPIENTS[:3]
+    ]
     for rcpt, login in tries:
         got = await asyncio.to_thread(_send_plain, guard.smtp_port, rcpt, login)
         refused[got] += 1
@@ -65,9 +72,14 @@ async def test_no_open_relay_for_clients_outside_relay_networks(start_guard: Gua
     denied = guard.services.metrics.registry.get_sample_value("guard_smtp_relay_denied_total") or 0
     assert denied == refused[550]  # every relay refusal is counted
     # The same client, authenticated, may relay (and the mail is then inspected).
-    assert await asyncio.to_thread(_send_plain, guard.smtp_port, "bob@partner.net", ("agent", "right-password")) == 250
-    print(f"\nATTACK open-relay: {len(tries)} unauthenticated/wrong-password attempts -> "
-          f"{dict(refused)}, relayed 0, guard_smtp_relay_denied_total={int(denied)}")
+    assert (
+        await asyncio.to_thread(_send_plain, guard.smtp_port, "bob@partner.net", ("agent", "right-password"))
+        == 250
+    )
+    print(
+        f"\nATTACK open-relay: {len(tries)} unauthenticated/wrong-password attempts -> "
+        f"{dict(refused)}, relayed 0, guard_smtp_relay_denied_total={int(denied)}"
+    )
 
 
 def _send_plain(port: int, rcpt: str, login: tuple[str, str] | None) -> int:
@@ -93,7 +105,7 @@ async def test_tricky_recipients_of_a_permitted_client_never_get_a_card_out(
 ) -> None:
     """A permitted client cannot dress an external destination up as internal."""
     guard = await start_guard(smtp={"upstream": sink.url}, http={"enabled": False})
-    outcomes = Counter()
+    outcomes: Counter[str] = Counter()
     for rcpt in TRICKY_RECIPIENTS:
         if rcpt in ("carol@example.com",):
             continue  # genuinely internal: allowed by policy
@@ -102,13 +114,18 @@ async def test_tricky_recipients_of_a_permitted_client_never_get_a_card_out(
         outcomes[f"{attempt.code}"] += 1
         assert not sink.messages, f"{rcpt}: relayed ({attempt.code} {attempt.text})"
         assert attempt.outcome in ("acked", "refused") and "Relayed" not in attempt.text, (rcpt, attempt)
-    print(f"\nATTACK relay-tricks: {sum(outcomes.values())} card mails to disguised recipients -> "
-          f"{dict(outcomes)}, relayed 0")
+    print(
+        f"\nATTACK relay-tricks: {sum(outcomes.values())} card mails to disguised recipients -> "
+        f"{dict(outcomes)}, relayed 0"
+    )
 
 
 async def test_auth_brute_force_is_counted_slowed_and_cut_off(start_guard: GuardFactory) -> None:
     guard = await start_guard(
-        smtp={"users": [{"name": "agent", "password_hash": hash_password("right-password")}], "max_errors": 5},
+        smtp={
+            "users": [{"name": "agent", "password_hash": hash_password("right-password")}],
+            "max_errors": 5,
+        },
         http={"enabled": False},
     )
 
@@ -141,16 +158,23 @@ async def test_auth_brute_force_is_counted_slowed_and_cut_off(start_guard: Guard
     assert all(r[0] <= 5 for r in results)
     assert failures == tries
     rate = tries / elapsed
-    print(f"\nATTACK auth-brute-force: 3 connections x 50 guesses -> {tries} answered 535, each connection "
-          f"closed (421) after its error budget; counted {int(failures)}; {rate:.0f} guesses/s overall")
+    print(
+        f"\nATTACK auth-brute-force: 3 connections x 50 guesses -> {tries} answered 535, each connection "
+        f"closed (421) after its error budget; counted {int(failures)}; {rate:.0f} guesses/s overall"
+    )
 
 
 # -- review UI and API ---------------------------------------------------------------------------------
 TOKENS = {role: f"tok-sec-{role}" for role in ("agent", "viewer", "reviewer", "admin")}
 PUBLIC = {
-    ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
-    ("GET", "/api/v1/openapi.yaml"), ("GET", "/api/v1/openapi-quarantine.yaml"),
-    ("GET", "/review/login"), ("POST", "/review/login"), ("GET", "/review/static/"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/api/v1/openapi.yaml"),
+    ("GET", "/api/v1/openapi-quarantine.yaml"),
+    ("GET", "/review/login"),
+    ("POST", "/review/login"),
+    ("GET", "/review/static/"),
 }
 
 
@@ -158,15 +182,27 @@ PUBLIC = {
 async def review_guard(start_guard: GuardFactory, sink: SmtpSink) -> tuple[Guard, str]:
     from guard.review.auth import hash_password as review_hash
 
-    users = [{"name": n, "password_hash": review_hash(f"{n}-password-1"), "role": r}
-             for n, r in (("vera", "viewer"), ("rita", "reviewer"), ("adam", "admin"))]
-    tokens = [{"name": f"{r}-bot", "token_sha256": hashlib.sha256(t.encode()).hexdigest(), "role": r}
-              for r, t in TOKENS.items()]
+    users = [
+        {"name": n, "password_hash": review_hash(f"{n}-password-1"), "role": r}
+        for n, r in (("vera", "viewer"), ("rita", "reviewer"), ("adam", "admin"))
+    ]
+    tokens = [
+        {"name": f"{r}-bot", "token_sha256": hashlib.sha256(t.encode()).hexdigest(), "role": r}
+        for r, t in TOKENS.items()
+    ]
     guard = await start_guard(
         smtp={"upstream": sink.url},
         review={"users": users, "api_tokens": tokens, "secure_cookies": False},
-        chat={"routes": [{"name": "ext", "format": "slack", "upstream": "http://127.0.0.1:9/services/T/B/X",
-                          "secret": "route-secret-1"}]},
+        chat={
+            "routes": [
+                {
+                    "name": "ext",
+                    "format": "slack",
+                    "upstream": "http://127.0.0.1:9/services/T/B/X",
+                    "secret": "route-secret-1",
+                }
+            ]
+        },
     )
     item_id = await guard.services.store.put(mail_item())
     return guard, item_id
@@ -179,7 +215,9 @@ def _routes(app: web.Application, prefix: str = "") -> list[tuple[str, str]]:
         if "app" in info:  # a sub-application (the review UI)
             out += _routes(info["app"], prefix + info.get("prefix", resource.canonical))
             continue
-        path = prefix + (info.get("path") or info.get("formatter") or info.get("prefix") or resource.canonical)
+        path = prefix + (
+            info.get("path") or info.get("formatter") or info.get("prefix") or resource.canonical
+        )
         for route in resource:
             if route.method != "HEAD":
                 out.append((route.method, path))
@@ -197,7 +235,8 @@ async def test_every_route_needs_authentication(review_guard: tuple[Guard, str])
     app = build_http_app(guard.services)
     routes = _routes(app)
     assert len(routes) >= 20
-    open_routes, checked = [], Counter()
+    open_routes: list[tuple[str, str, int]] = []
+    checked: Counter[int] = Counter()
     async with aiohttp.ClientSession() as http:
         for method, path in routes:
             if (method, path) in PUBLIC:
@@ -211,8 +250,10 @@ async def test_every_route_needs_authentication(review_guard: tuple[Guard, str])
                 open_routes.append((method, path, status))
     assert open_routes == [], open_routes
     assert (await guard.services.store.summary(item_id)).status.value == "held"
-    print(f"\nATTACK anonymous: {sum(checked.values())} protected routes of {len(routes)} -> {dict(checked)}; "
-          f"public by design: {len(PUBLIC)}")
+    print(
+        f"\nATTACK anonymous: {sum(checked.values())} protected routes of {len(routes)} -> {dict(checked)}; "
+        f"public by design: {len(PUBLIC)}"
+    )
 
 
 ROLE_MATRIX = [
@@ -234,8 +275,12 @@ async def test_api_roles_are_enforced(review_guard: tuple[Guard, str]) -> None:
         for method, path, need in ROLE_MATRIX:
             for role in ORDER:
                 body = {"note": "n"} if path.endswith("notes") else {"reason": "r"}
-                async with http.request(method, guard.url(path.replace("{id}", item_id)), json=body,
-                                        headers={"Authorization": f"Bearer {TOKENS[role]}"}) as resp:
+                async with http.request(
+                    method,
+                    guard.url(path.replace("{id}", item_id)),
+                    json=body,
+                    headers={"Authorization": f"Bearer {TOKENS[role]}"},
+                ) as resp:
                     ok = ORDER.index(role) >= ORDER.index(need)
                     if ok:
                         allowed += 1
@@ -251,11 +296,14 @@ async def test_api_roles_are_enforced(review_guard: tuple[Guard, str]) -> None:
 async def test_review_forms_need_csrf_and_same_origin(review_guard: tuple[Guard, str]) -> None:
     guard, item_id = review_guard
     base = guard.url("")
-    posts = [p for m, p in _routes(build_http_app(guard.services)) if m == "POST" and p.startswith("/review/")
-             and p != "/review/login"]
+    posts = [
+        p
+        for m, p in _routes(build_http_app(guard.services))
+        if m == "POST" and p.startswith("/review/") and p != "/review/login"
+    ]
     refused = 0
     async with ReviewClient(base) as rc:
-        status, _ = await rc.login("adam", "adam-password-1")
+        await rc.login("adam", "adam-password-1")
         await rc.get(f"/review/items/{item_id}")
         for path in posts:
             url = _fill(path, item_id)
@@ -279,12 +327,21 @@ async def test_session_fixation_and_cookie_flags(review_guard: tuple[Guard, str]
     async with aiohttp.ClientSession(cookie_jar=jar) as http:
         jar.update_cookies({SESSION_COOKIE: fixed})
         async with http.get(guard.url("/review/queue"), allow_redirects=False) as resp:
-            assert resp.status == 303 and "/review/login" in resp.headers["Location"]  # the planted value is no session
+            assert (
+                resp.status == 303 and "/review/login" in resp.headers["Location"]
+            )  # the planted value is no session
         async with http.get(guard.url("/review/login")) as resp:
             page = await resp.text()
-        async with http.post(guard.url("/review/login"), allow_redirects=False, data={
-            "csrf": csrf_of(page), "username": "rita", "password": "rita-password-1", "next": "/review/queue",
-        }) as resp:
+        async with http.post(
+            guard.url("/review/login"),
+            allow_redirects=False,
+            data={
+                "csrf": csrf_of(page),
+                "username": "rita",
+                "password": "rita-password-1",
+                "next": "/review/queue",
+            },
+        ) as resp:
             assert resp.status == 303
             set_cookie = resp.headers.getall("Set-Cookie")
         issued = next(c for c in set_cookie if c.startswith(SESSION_COOKIE + "="))
@@ -299,7 +356,10 @@ async def test_session_fixation_and_cookie_flags(review_guard: tuple[Guard, str]
         ca = a.session.cookie_jar.filter_cookies(URL(guard.url("/review/")))[SESSION_COOKIE].value
         cb = b.session.cookie_jar.filter_cookies(URL(guard.url("/review/")))[SESSION_COOKIE].value
         assert ca != cb
-    print("\nATTACK session-fixation: planted cookie refused; login issues a fresh HttpOnly SameSite=Strict session")
+    print(
+        "\nATTACK session-fixation: planted cookie refused; "
+        "login issues a fresh HttpOnly SameSite=Strict session"
+    )
 
 
 async def test_security_headers_on_every_review_page(review_guard: tuple[Guard, str]) -> None:
@@ -319,8 +379,11 @@ async def test_security_headers_on_every_review_page(review_guard: tuple[Guard, 
                 assert h.get("Referrer-Policy") in ("same-origin", "no-referrer")
     async with aiohttp.ClientSession() as http, http.get(guard.url("/healthz")) as resp:
         assert resp.headers.get("X-Content-Type-Options") == "nosniff"
-    print(f"\nATTACK headers: {len(pages)} review pages carry CSP (frame-ancestors 'none'), X-Frame-Options DENY, "
-          "no-store, nosniff")
+    print(
+        f"\nATTACK headers: {len(pages)} review pages carry CSP (frame-ancestors 'none'), "
+        "X-Frame-Options DENY, "
+        "no-store, nosniff"
+    )
 
 
 # -- SSRF through chat routes ---------------------------------------------------------------------------
@@ -343,31 +406,42 @@ async def test_a_request_cannot_move_the_webhook_upstream(start_guard: GuardFact
             (f"/hooks/ext%2F..%2F..%2F{evil_host}", {}),
             ("/hooks/ext/%0d%0aHost:%20evil.test", {}),
         ]
-        statuses = Counter()
+        statuses: Counter[int] = Counter()
         async with aiohttp.ClientSession() as http:
             for path, headers in attempts:
-                async with http.post(guard.url("") + path, json={"text": "deploy done"}, headers=headers,
-                                     allow_redirects=False) as resp:
+                async with http.post(
+                    guard.url("") + path, json={"text": "deploy done"}, headers=headers, allow_redirects=False
+                ) as resp:
                     statuses[resp.status] += 1
             # Absolute-form request target, as a proxy would receive it.
             reader, writer = await asyncio.open_connection("127.0.0.1", guard.http_port)
             body = b'{"text": "x"}'
-            writer.write(b"POST http://" + evil_host.encode() + b"/hooks/ext HTTP/1.1\r\nHost: " + evil_host.encode()
-                         + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
-                         + b"\r\nConnection: close\r\n\r\n" + body)
+            writer.write(
+                b"POST http://"
+                + evil_host.encode()
+                + b"/hooks/ext HTTP/1.1\r\nHost: "
+                + evil_host.encode()
+                + b"\r\nContent-Type: application/json\r\nContent-Length: "
+                + str(len(body)).encode()
+                + b"\r\nConnection: close\r\n\r\n"
+                + body
+            )
             await writer.drain()
             statuses[int((await reader.readline()).split()[1])] += 1
             writer.close()
         # The upstream redirects: the guard does not follow.
         legit.reply_with(_redirect(evil.url("/stolen")))
-        async with aiohttp.ClientSession() as http, http.post(
-            guard.url("/hooks/ext"), json={"text": "hello"}, allow_redirects=False
-        ) as resp:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(guard.url("/hooks/ext"), json={"text": "hello"}, allow_redirects=False) as resp,
+        ):
             statuses[resp.status] += 1
     assert evil.requests == [], [r.path for r in evil.requests]
     assert all(r.path.startswith("/services/T/B/X") for r in legit.requests), [r.path for r in legit.requests]
-    print(f"\nATTACK ssrf: {len(attempts) + 2} attempts to move the upstream -> {dict(statuses)}; "
-          f"requests at the other host: 0")
+    print(
+        f"\nATTACK ssrf: {len(attempts) + 2} attempts to move the upstream -> {dict(statuses)}; "
+        f"requests at the other host: 0"
+    )
 
 
 def _redirect(location: str) -> Any:

@@ -17,7 +17,9 @@ RSS_GROWTH_MIB = 40.0
 
 @pytest.mark.slow
 async def test_soak_30s_nothing_lost_nothing_leaks(tmp_path: Path) -> None:
-    report = await run_soak(SECONDS, smtp_rate=20, hook_rate=20, workdir=tmp_path, warmup_s=min(8.0, SECONDS / 3))
+    report = await run_soak(
+        SECONDS, smtp_rate=20, hook_rate=20, workdir=tmp_path, warmup_s=min(8.0, SECONDS / 3)
+    )
     print("\nSOAK " + report.summary())
     assert report.lost == 0
     assert report.tracebacks == 0
@@ -27,7 +29,9 @@ async def test_soak_30s_nothing_lost_nothing_leaks(tmp_path: Path) -> None:
     # No leak: the second half never goes beyond what the first half needed (pools are bounded).
     half = len(report.samples) // 2
     first_peak_fds = max(s.fds for s in report.samples[:half])
-    assert max(s.fds for s in report.samples[half:]) <= first_peak_fds + FD_SLACK, [s.fds for s in report.samples]
+    assert max(s.fds for s in report.samples[half:]) <= first_peak_fds + FD_SLACK, [
+        s.fds for s in report.samples
+    ]
     assert report.rss_mib["end"] - report.rss_mib["after_warmup"] <= RSS_GROWTH_MIB, report.rss_mib
     print(f"SOAK fds per second: {[s.fds for s in report.samples]}")
     print(f"SOAK RSS MiB per second: {[s.rss_mib for s in report.samples]}")
