@@ -155,6 +155,8 @@ def bank_account(value: str) -> bool:
 @validator("passport")
 def passport(value: str) -> bool:
     """6-10 letters and digits with at least one digit (German numbers may have only one or two)."""
+    if not value.isalnum() and _parse_date(value.upper()) is not None:
+        return False  # "2030-01-01" after "passport expires" is a date, not a number
     value = _alnum(value)
     digits = sum(c.isdigit() for c in value)
     return 6 <= len(value) <= 10 and digits >= 1 and len(set(value)) > 2
