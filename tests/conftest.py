@@ -78,6 +78,13 @@ def pytest_configure(config: pytest.Config) -> None:
     _logging.getLogger().addHandler(handler)  # libraries (aiosmtpd, aiohttp, psycopg, asyncio)
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import shutil
+
+    if LEAK_DIR_KEY in config.stash:
+        shutil.rmtree(config.stash[LEAK_DIR_KEY], ignore_errors=True)
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Keep every captured output section (stdout, stderr, log) of every test phase."""
     sections = [f"== {report.nodeid} {name}\n{text}\n" for name, text in report.sections]
