@@ -477,8 +477,9 @@ def build_rows(rounds: list[dict[str, Any]]) -> list[Row]:
                         False))
         steady = [r[key]["steady_mb_s"] for r in done if r[key].get("steady_mb_s")]
         if steady:
-            rows.append(Row(f"guard {h} prose, steady state (distinct messages after the first)", "MB/s", steady,
-                            target=">= 50" if big else "", meets=(lambda v: v >= 50) if big else None))
+            rows.append(Row(f"guard {h} prose, steady state (distinct messages after the first)", "MB/s",
+                            steady, target=">= 50" if big else "",
+                            meets=(lambda v: v >= 50) if big else None))
         deltas = [r[key]["peak_delta_mb"] for r in done if r[key].get("peak_delta_mb") is not None]
         if deltas:
             rows.append(Row(f"guard {h}: peak RSS growth during inspect, x message size", "x",
