@@ -270,6 +270,14 @@ def password_like(value: str) -> bool:
     return has_alpha and has_other and not v.startswith(("http", "<", "[", "{", "$"))
 
 
+@validator("aws_key_id")
+def aws_key_id(value: str) -> bool:
+    """An AWS access key id: a known 4-letter prefix and 16 more capitals or digits, 20 in all
+    once a line break inside it is taken out."""
+    compact = "".join(value.split()).replace(">", "")
+    return re.fullmatch(r"[A-Z0-9]{20}", compact) is not None
+
+
 @validator("always")
 def always(value: str) -> bool:
     return True
