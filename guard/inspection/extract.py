@@ -15,12 +15,14 @@ import email
 import email.policy
 import io
 import json
-import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 from email.message import Message
 from html.parser import HTMLParser
+
+import re2
 
 from guard.model import Channel, OutboundMessage, Segment
 
@@ -513,7 +515,24 @@ def _json_text(text: str) -> str:
     return "\n".join(lines)
 
 
-_BASE64_TOKEN = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,4096}={0,2}(?![A-Za-z0-9+/=])")
+# RE2 on bytes (linear, fast on megabytes); the characters around a token are checked in code.
+_BASE64_TOKEN = re2.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+_B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+_UNANCHORED = re2._Anchor.UNANCHORED
+
+
+def _base64_tokens(text: str) -> Iterator[tuple[int, int]]:
+    data = text.encode("ascii", "replace")  # one byte per character: offsets stay character offsets
+    match = _BASE64_TOKEN._regexp.Match
+    pos, end = 0, len(data)
+    while pos < end:
+        s, e = match(_UNANCHORED, data, pos, end)[0]
+        if s < 0:
+            break
+        pos = e
+        if (s and data[s - 1] in _B64_CHARS) or (e < end and data[e] in _B64_CHARS) or e - s > 4096:
+            continue
+        yield s, e
 
 
 def decoded_segments(segments: list[Segment], limit: int = 64) -> list[Segment]:
@@ -526,8 +545,8 @@ def decoded_segments(segments: list[Segment], limit: int = 64) -> list[Segment]:
     for index, seg in enumerate(segments):
         if seg.kind in ("unscannable", "decoded") or len(out) >= limit:
             continue
-        for m in _BASE64_TOKEN.finditer(seg.text):
-            token = m.group()
+        for start, end in _base64_tokens(seg.text):
+            token = seg.text[start:end]
             if len(token) % 4 or (not any(c.isdigit() for c in token) and not token.endswith("=")):
                 continue
             try:
@@ -542,8 +561,8 @@ def decoded_segments(segments: list[Segment], limit: int = 64) -> list[Segment]:
                         source=f"{seg.source} (base64 decoded)",
                         kind="decoded",
                         parent=index,
-                        parent_start=m.start(),
-                        parent_end=m.end(),
+                        parent_start=start,
+                        parent_end=end,
                     )
                 )
                 if len(out) >= limit:
