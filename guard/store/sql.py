@@ -44,6 +44,7 @@ class Cursor(Protocol):
     """The part of a DB-API cursor the store uses, made awaitable."""
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+    async def executemany(self, sql: str, params_seq: Sequence[Sequence[Any]]) -> Any: ...
     async def fetchone(self) -> Any: ...
     async def fetchall(self) -> list[Any]: ...
 
@@ -223,12 +224,29 @@ class SqlStore(abc.ABC):
             await self._append(cur, actor, action, item_id, details)
 
     async def audit_many(self, actor: str, entries: list[tuple[str, str | None, dict[str, Any]]]) -> None:
-        """Append several entries in one transaction (one commit, one fsync) in order."""
+        """Append several entries in one transaction (one commit, one fsync), in order: the
+        chain is computed here and the rows go in with one executemany."""
         if not entries:
             return
         async with self._tx() as cur:
+            await cur.execute(f"SELECT seq, hash FROM audit_head WHERE id = 1{self.for_update}")
+            head = await cur.fetchone()
+            if head is None:
+                raise StoreError("audit head record is missing; run `guard audit verify`")
+            seq, prev = int(head[0]), str(head[1])
+            rows = []
             for action, item_id, details in entries:
-                await self._append(cur, actor, action, item_id, details)
+                seq += 1
+                at, body = now_iso(), chain.canonical(details)
+                digest = chain.entry_hash(prev, seq, at, actor, action, item_id, body)
+                rows.append((seq, at, actor, action, item_id, body, prev, digest))
+                prev = digest
+            await cur.executemany(
+                "INSERT INTO audit (seq, at, actor, action, item_id, details, prev_hash, hash) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                rows,
+            )
+            await cur.execute("UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1", (seq, prev))
 
     async def audit_entries(
         self, *, item_id: str | None = None, limit: int | None = None

@@ -42,6 +42,10 @@ class _Cursor:
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         await self._store._call(self._cur.execute, sql.replace("%s", "?"), tuple(params))
 
+    async def executemany(self, sql: str, params_seq: Sequence[Sequence[Any]]) -> None:
+        rows = [tuple(p) for p in params_seq]
+        await self._store._call(self._cur.executemany, sql.replace("%s", "?"), rows)
+
     async def fetchone(self) -> Any:
         return await self._store._call(self._cur.fetchone)
 
