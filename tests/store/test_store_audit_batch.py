@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 
@@ -15,7 +16,7 @@ async def test_audit_many_extends_the_chain(store: Any) -> None:
     assert [e.details["n"] for e in mine] == list(range(252))
     seqs = [e.seq for e in entries]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-    for earlier, later in zip(entries, entries[1:], strict=False):
+    for earlier, later in itertools.pairwise(entries):
         assert later.prev_hash == earlier.hash
     report = await store.audit_verify()
     assert report.ok
