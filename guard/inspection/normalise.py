@@ -191,6 +191,10 @@ class Normalised:
     def identity(self) -> bool:
         return not self.norm_starts
 
+    def changed_spans(self) -> list[tuple[int, int]]:
+        """Where this reading differs from the text it was made from (offsets in this reading)."""
+        return list(zip(self.norm_starts, self.norm_ends, strict=True))
+
     def start_to_original(self, pos: int) -> int:
         if not self.norm_starts:
             return pos
@@ -227,6 +231,9 @@ class _Composed:
     @property
     def identity(self) -> bool:
         return False
+
+    def changed_spans(self) -> list[tuple[int, int]]:
+        return self.second.changed_spans()
 
     def start_to_original(self, pos: int) -> int:
         return self.first.start_to_original(self.second.start_to_original(pos))

@@ -134,9 +134,8 @@ class Inspector:
         self, variant: Any, seen: list[tuple[int, int, Candidate]]
     ) -> list[tuple[int, int, Candidate]]:
         """Detect in the second reading, only around what it changed, keeping new spans only."""
-        second = variant.second if hasattr(variant, "second") else variant
         windows: list[list[int]] = []
-        for ns, ne in zip(second.norm_starts, second.norm_ends, strict=True):
+        for ns, ne in variant.changed_spans():
             lo, hi = max(0, ns - _VARIANT_WINDOW), min(len(variant.text), ne + _VARIANT_WINDOW)
             if windows and lo <= windows[-1][1]:
                 windows[-1][1] = max(windows[-1][1], hi)
