@@ -43,7 +43,6 @@ def _words_regex(words: list[str]) -> re.Pattern[str] | None:
 
 _UNANCHORED = re2._Anchor.UNANCHORED
 _PREFILTER_MIN = 8 * 1024
-_LITERAL_SET_MIN = 0  # below this, running every pattern is cheaper than the set's DFA
 _PREFILTER_MAX = 64 * 1024
 _PREFILTER_OVERLAP = 4 * 1024
 
@@ -67,6 +66,7 @@ class CompiledDetector:
             else None
         )
         self._literal_set = frozenset(self._all_literals) if self._all_literals is not None else None
+        self._pattern_literals = [frozenset(lits) for lits in self._literals]
         self.patterns = [
             (re2.compile(src, re2_options()), p) for src, p in zip(self.sources, det.patterns, strict=True)
         ]
@@ -98,22 +98,14 @@ class CompiledDetector:
                 return False
         return True
 
-    def might_match(self, text: str, low: str, present: tuple[set[str], set[str]] | None = None) -> bool:
-        """A cheap test that rules the detector out for most texts. `present`: the literals
-        (case-sensitive, lower-cased) known to occur in a long text, from one RE2 set pass."""
-        if present is not None:
-            found = present[1] if self.det.case_insensitive else present[0]
-            if self._literal_set is not None and self._literal_set.isdisjoint(found):
-                return False
-            if self.det.require_context and self._cue_words:
-                return not self._cue_set.isdisjoint(present[1])
-            return True
-        if self._all_literals is not None:
-            hay = low if self.det.case_insensitive else text
-            if not any(lit in hay for lit in self._all_literals):
-                return False
+    def might_match(self, present: tuple[set[str], set[str]]) -> bool:
+        """A cheap test that rules the detector out for most texts: `present` holds the literals
+        (case-sensitive, lower-cased) that occur in the text, from one RE2 set pass each."""
+        found = present[1] if self.det.case_insensitive else present[0]
+        if self._literal_set is not None and self._literal_set.isdisjoint(found):
+            return False
         if self.det.require_context and self._cue_words:
-            return any(w in low for w in self._cue_words)  # substring test: looser than the cue regex
+            return not self._cue_set.isdisjoint(present[1])  # substring test: looser than the cue regex
         return True
 
     def candidates(
@@ -122,6 +114,7 @@ class CompiledDetector:
         btext: bytes,
         low: str,
         tables: TableContext,
+        present: tuple[set[str], set[str]],
         only: set[int] | None = None,
     ) -> Iterator[Candidate]:
         """Candidates from this detector's patterns (`only`: indices known to match somewhere).
@@ -135,10 +128,10 @@ class CompiledDetector:
         for index, (compiled, pattern) in enumerate(self.patterns):
             if only is not None and index not in only:
                 continue
-            if pattern.literals:
-                hay = low if det.case_insensitive else text
-                if not any(lit in hay for lit in self._literals[index]):
-                    continue
+            if pattern.literals and self._pattern_literals[index].isdisjoint(
+                present[1] if det.case_insensitive else present[0]
+            ):
+                continue
             matcher = compiled._regexp.Match  # the binding's fast path: bytes in, spans out
             group = pattern.group
             pos = 0
@@ -380,8 +373,8 @@ class DetectionEngine:
         sensitive: list[str] = []
         insensitive: list[str] = []
         for cd in self.detectors:
-            if cd._all_literals is not None:
-                (insensitive if cd.det.case_insensitive else sensitive).extend(cd._all_literals)
+            for lits in cd._literals:  # every pattern's literals, also where a sibling pattern has none
+                (insensitive if cd.det.case_insensitive else sensitive).extend(lits)
             if cd.det.require_context:
                 insensitive.extend(cd._cue_words)
         self._literal_sets = []
@@ -411,17 +404,15 @@ class DetectionEngine:
         btext = text.encode("ascii", "replace")
         tables = TableContext(text)
         wanted = self._matching_patterns(btext)
-        present = None
-        if len(text) >= _LITERAL_SET_MIN:  # one pass per set instead of one `in` per literal
-            present = self._present_literals(btext, low.encode("ascii", "replace"))
+        present = self._present_literals(btext, low.encode("ascii", "replace"))
         found: list[Candidate] = []
         for di, cd in enumerate(self.detectors):
             if cd.custom is not None:
                 found.extend(cd.custom(cd, text, low, tables))
-            elif not cd.might_match(text, low, present):
+            elif not cd.might_match(present):
                 continue
             elif wanted is None:
-                found.extend(cd.candidates(text, btext, low, tables))
+                found.extend(cd.candidates(text, btext, low, tables, present))
             elif di in wanted:
-                found.extend(cd.candidates(text, btext, low, tables, wanted[di]))
+                found.extend(cd.candidates(text, btext, low, tables, present, wanted[di]))
         return resolve_overlaps(found)
