@@ -17,7 +17,7 @@ from typing import IO, Any
 from guard.config import load_settings
 from guard.errors import GuardError
 from guard.inspection import Inspector
-from guard.inspection.extract import body_text
+from guard.inspection.extract import BODY_KINDS
 from guard.model import Audience, Channel, Finding, OutboundMessage, Verdict
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -170,6 +170,22 @@ def _in_given_text(verdict: Verdict) -> list[Finding]:
     return sorted(out, key=lambda f: f.start)
 
 
+def _in_body_text(verdict: Verdict) -> list[Finding]:
+    """Findings of the body's text parts, with offsets into the decoded body text: the parts
+    joined by one line break (as `extract.body_text` builds it), from the one inspection done."""
+    offsets: dict[int, int] = {}
+    position = 0
+    for index, seg in enumerate(verdict.segments):
+        if seg.kind in BODY_KINDS:
+            offsets[index] = position
+            position += len(seg.text) + 1
+    return [
+        dataclasses.replace(f, start=f.start + offsets[f.segment], end=f.end + offsets[f.segment])
+        for f in verdict.findings
+        if f.segment in offsets
+    ]
+
+
 def _scan_jsonl(inspector: Inspector, args: argparse.Namespace, out: IO[str]) -> int:
     audience = Audience(args.audience)
     status = EXIT_CLEAN
@@ -194,7 +210,7 @@ def _scan_jsonl(inspector: Inspector, args: argparse.Namespace, out: IO[str]) ->
             elif isinstance(rec.get("eml"), str):
                 raw = rec["eml"].encode("utf-8", "surrogateescape")
                 verdict = inspector.inspect(OutboundMessage(channel=Channel.API, raw=raw, audience=audience))
-                findings = inspector.scan_text(body_text(raw))  # offsets into the decoded body text
+                findings = _in_body_text(verdict)
             else:
                 raise GuardError('a line needs "text" or "eml" (a string)')
         except GuardError as exc:

@@ -570,10 +570,13 @@ def decoded_segments(segments: list[Segment], limit: int = 64) -> list[Segment]:
     return out
 
 
+BODY_KINDS = ("text", "html")  # the segments that make up a message's body text
+
+
 def body_text(raw: bytes) -> str:
     """The decoded body text of a message (text parts, HTML as text), for `guard scan --jsonl`."""
     ex = Extractor().extract(OutboundMessage(channel=Channel.API, raw=raw))
-    return "\n".join(s.text for s in ex.segments if s.kind in ("text", "html"))
+    return "\n".join(s.text for s in ex.segments if s.kind in BODY_KINDS)
 
 
 __all__ = ["Extraction", "Extractor", "Limits", "body_text", "html_to_text"]

@@ -94,3 +94,22 @@ def test_tls_selfsigned_writes_a_usable_pair(tmp_path: Path) -> None:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(tmp_path / "tls" / "cert.pem", tmp_path / "tls" / "key.pem")
     assert (tmp_path / "tls" / "key.pem").stat().st_mode & 0o077 == 0
+
+
+def test_jsonl_eml_offsets_index_the_decoded_body_text() -> None:
+    from scan_cli_helpers import inspect_eml
+
+    from guard.inspection.extract import body_text
+    from guard.scan_cli import _in_body_text
+
+    raw = (
+        b"From: a@example.com\r\nTo: b@customer.net\r\nSubject: SSN 591-68-1251\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: multipart/alternative; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\n"
+        b"card 4111 1111 1111 1111\r\n--B\r\nContent-Type: text/html\r\n\r\n"
+        b"<p>IBAN DE89 3704 0044 0532 0130 00</p>\r\n--B--\r\n"
+    )
+    body = body_text(raw)
+    found = {(f.type, body[f.start : f.end]) for f in _in_body_text(inspect_eml(raw))}
+    assert ("CREDIT_CARD", "4111 1111 1111 1111") in found
+    assert ("IBAN", "DE89 3704 0044 0532 0130 00") in found
+    assert not any(t == "US_SSN" for t, _ in found)  # the Subject is not body text
