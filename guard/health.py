@@ -50,7 +50,11 @@ def smtp_upstream_probe(settings: Settings) -> Probe | None:
         if now - float(cached["at"]) < PROBE_CACHE_S:
             return bool(cached["ok"])
         client = aiosmtplib.SMTP(
-            hostname=host, port=port, use_tls=implicit_tls, start_tls=False, tls_context=context,
+            hostname=host,
+            port=port,
+            use_tls=implicit_tls,
+            start_tls=False,
+            tls_context=context,
             timeout=PROBE_TIMEOUT_S,
         )
         ok = False

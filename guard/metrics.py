@@ -65,60 +65,91 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
         self.messages = Counter(
-            "guard_messages", "Messages decided, by channel, audience and action.",
-            ["channel", "audience", "action"], registry=r,
+            "guard_messages",
+            "Messages decided, by channel, audience and action.",
+            ["channel", "audience", "action"],
+            registry=r,
         )
         self.findings = Counter(
-            "guard_findings", "Sensitive values found, by channel and entity type.",
-            ["channel", "type"], registry=r,
+            "guard_findings",
+            "Sensitive values found, by channel and entity type.",
+            ["channel", "type"],
+            registry=r,
         )
         self.inspection_seconds = Histogram(
-            "guard_inspection_duration_seconds", "Time spent inspecting one message.", ["channel"],
-            buckets=_DURATION_BUCKETS, registry=r,
+            "guard_inspection_duration_seconds",
+            "Time spent inspecting one message.",
+            ["channel"],
+            buckets=_DURATION_BUCKETS,
+            registry=r,
         )
         self.inspection_errors = Counter(
-            "guard_inspection_errors", "Inspections that failed and were failed closed.",
-            ["channel"], registry=r,
+            "guard_inspection_errors",
+            "Inspections that failed and were failed closed.",
+            ["channel"],
+            registry=r,
         )
         self.upstream_seconds = Histogram(
-            "guard_upstream_duration_seconds", "Upstream round trip (relay or webhook).", ["channel"],
-            buckets=_DURATION_BUCKETS, registry=r,
+            "guard_upstream_duration_seconds",
+            "Upstream round trip (relay or webhook).",
+            ["channel"],
+            buckets=_DURATION_BUCKETS,
+            registry=r,
         )
         self.upstream_replies = Counter(
-            "guard_upstream_replies", "Upstream outcomes by reply class (error: no reply at all).",
-            ["channel", "class"], registry=r,
+            "guard_upstream_replies",
+            "Upstream outcomes by reply class (error: no reply at all).",
+            ["channel", "class"],
+            registry=r,
         )
         self.upstream_up = Gauge(
             "guard_upstream_up",
             "1 if the last upstream attempt got a reply, 0 if it failed or none was made yet.",
-            ["channel"], registry=r,
+            ["channel"],
+            registry=r,
         )
         self.smtp_connections = Counter(
-            "guard_smtp_connections", "SMTP connections accepted, by whether they used TLS.",
-            ["tls"], registry=r,
+            "guard_smtp_connections",
+            "SMTP connections accepted, by whether they used TLS.",
+            ["tls"],
+            registry=r,
         )
         self.smtp_auth_failures = Counter(
-            "guard_smtp_auth_failures", "Failed SMTP AUTH attempts.", registry=r,
+            "guard_smtp_auth_failures",
+            "Failed SMTP AUTH attempts.",
+            registry=r,
         )
         self.smtp_relay_denied = Counter(
-            "guard_smtp_relay_denied", "Recipients refused because the client may not relay.", registry=r,
+            "guard_smtp_relay_denied",
+            "Recipients refused because the client may not relay.",
+            registry=r,
         )
         self.quarantine_items = Gauge(
-            "guard_quarantine_items", "Quarantine items by status (shared store: same on every instance).",
-            ["status"], registry=r,
+            "guard_quarantine_items",
+            "Quarantine items by status (shared store: same on every instance).",
+            ["status"],
+            registry=r,
         )
         self.quarantine_oldest_age = Gauge(
-            "guard_quarantine_oldest_held_age_seconds", "Age of the oldest held item; 0 when none is held.",
+            "guard_quarantine_oldest_held_age_seconds",
+            "Age of the oldest held item; 0 when none is held.",
             registry=r,
         )
         self.store_up = Gauge(
-            "guard_store_up", "1 if the last backlog refresh could read the store.", registry=r,
+            "guard_store_up",
+            "1 if the last backlog refresh could read the store.",
+            registry=r,
         )
         self.rules_loaded = Gauge(
-            "guard_rules_loaded", "Detectors compiled into the running inspector.", registry=r,
+            "guard_rules_loaded",
+            "Detectors compiled into the running inspector.",
+            registry=r,
         )
         self.review_actions = Counter(
-            "guard_review_actions", "Reviewer actions by kind.", ["action"], registry=r,
+            "guard_review_actions",
+            "Reviewer actions by kind.",
+            ["action"],
+            registry=r,
         )
         self.build_info = Gauge("guard_build_info", "Build information; always 1.", ["version"], registry=r)
         self.build_info.labels(__version__).set(1)

@@ -54,8 +54,14 @@ class Received:
         return json.loads(self.body)
 
     def as_log(self) -> dict[str, Any]:
-        return {"at": self.at, "method": self.method, "path": self.path, "query": self.query,
-                "headers": self.headers, "body": self.body.decode("utf-8", errors="replace")}
+        return {
+            "at": self.at,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.headers,
+            "body": self.body.decode("utf-8", errors="replace"),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,27 +85,48 @@ def success(service: str, received: Received) -> Canned:
         if query.get("wait", "").lower() not in ("true", "1"):
             return Canned(204)
         payload = received.json()
-        return _json(200, {"id": str(int(received.at * 1000) << 22), "type": 0, "channel_id": "1",
-                           "content": payload.get("content", ""), "embeds": payload.get("embeds", []),
-                           "author": {"id": "2", "username": "hook", "bot": True}, "webhook_id": "2",
-                           "attachments": [], "timestamp": "2024-01-01T00:00:00+00:00", "flags": 0})
+        return _json(
+            200,
+            {
+                "id": str(int(received.at * 1000) << 22),
+                "type": 0,
+                "channel_id": "1",
+                "content": payload.get("content", ""),
+                "embeds": payload.get("embeds", []),
+                "author": {"id": "2", "username": "hook", "bot": True},
+                "webhook_id": "2",
+                "attachments": [],
+                "timestamp": "2024-01-01T00:00:00+00:00",
+                "flags": 0,
+            },
+        )
     if service == "teams":
         return Canned(200, b"1", "text/plain; charset=utf-8")
     if service == "teams_workflows":
         return Canned(202)
     if service == "googlechat":
         payload = received.json()
-        return _json(200, {
-            "name": "spaces/AAA/messages/BBB.BBB", "sender": {"name": "users/1", "type": "BOT"},
-            "text": payload.get("text", ""), "thread": {"name": "spaces/AAA/threads/BBB"},
-            "space": {"name": "spaces/AAA", "type": "ROOM"}, "createTime": "2024-01-01T00:00:00Z",
-        })
+        return _json(
+            200,
+            {
+                "name": "spaces/AAA/messages/BBB.BBB",
+                "sender": {"name": "users/1", "type": "BOT"},
+                "text": payload.get("text", ""),
+                "thread": {"name": "spaces/AAA/threads/BBB"},
+                "space": {"name": "spaces/AAA", "type": "ROOM"},
+                "createTime": "2024-01-01T00:00:00Z",
+            },
+        )
     return _json(200, {"ok": True})
 
 
 _SLACK_ERRORS = {
-    400: "invalid_payload", 403: "action_prohibited", 404: "no_service", 410: "channel_is_archived",
-    429: "rate_limited", 500: "rollup_error",
+    400: "invalid_payload",
+    403: "action_prohibited",
+    404: "no_service",
+    410: "channel_is_archived",
+    429: "rate_limited",
+    500: "rollup_error",
 }
 
 
@@ -111,8 +138,11 @@ def error(service: str, status: int) -> Canned:
         return Canned(status, word.encode(), "text/plain; charset=utf-8", retry)
     if service == "discord":
         if status == 429:
-            return _json(429, {"message": "You are being rate limited.", "retry_after": 0.1, "global": False},
-                         (("X-RateLimit-Limit", "5"), ("X-RateLimit-Remaining", "0")))
+            return _json(
+                429,
+                {"message": "You are being rate limited.", "retry_after": 0.1, "global": False},
+                (("X-RateLimit-Limit", "5"), ("X-RateLimit-Remaining", "0")),
+            )
         return _json(status, {"message": "Unknown Webhook" if status == 404 else "error", "code": 10015})
     if service == "googlechat":
         return _json(status, {"error": {"code": status, "message": "error", "status": "INVALID_ARGUMENT"}})
@@ -130,8 +160,15 @@ def bound_port(site: web.TCPSite) -> int | None:
 class FakeWebhook:
     """One fake upstream service on loopback. Every POST path is accepted."""
 
-    def __init__(self, service: str = "generic", *, log: str | Path | None = None, delay_s: float = 0.0,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        service: str = "generic",
+        *,
+        log: str | Path | None = None,
+        delay_s: float = 0.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         if service not in SERVICES:
             raise ValueError(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
         self.service = service

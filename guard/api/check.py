@@ -75,7 +75,10 @@ def verdict_body(verdict: Verdict, redacted: dict[str, Any]) -> dict[str, Any]:
     body["advice"] = verdict.decision.advice
     body["decisions"] = {
         aud.value: {
-            "action": d.action.value, "rows": list(d.rows), "explanation": d.explanation, "advice": d.advice,
+            "action": d.action.value,
+            "rows": list(d.rows),
+            "explanation": d.explanation,
+            "advice": d.advice,
         }
         for aud, d in verdict.decisions.items()
     }
@@ -85,7 +88,9 @@ def verdict_body(verdict: Verdict, redacted: dict[str, Any]) -> dict[str, Any]:
     ]
     body["recipients"] = [
         {
-            "address": r.address, "audience": r.audience.value, "domain": r.domain,
+            "address": r.address,
+            "audience": r.audience.value,
+            "domain": r.domain,
             "lookalike_of": r.lookalike_of,
         }
         for r in verdict.recipients
@@ -130,17 +135,26 @@ class CheckApi:
         except Exception as exc:
             self.services.metrics.inspection_errors.labels("api").inc()
             self.services.log.error(
-                "check failed closed", extra={"event": "api_check_failed", "error": type(exc).__name__},
+                "check failed closed",
+                extra={"event": "api_check_failed", "error": type(exc).__name__},
             )
             return json_error(503, "inspection_failed", "the draft could not be inspected; do not send it")
         metrics = self.services.metrics
         metrics.count_verdict("api", verdict.audience.value, verdict.action.value, verdict.counts())
         self.services.record_verdict("api", verdict, message_id=caller.name)
         metrics.inspection_seconds.labels("api").observe(verdict.duration_s)
-        self.services.log.info("draft checked", extra={
-            "event": "api_check", "caller": caller.name, "draft": draft.message.meta.get("draft"),
-            "route": draft.message.route, "action": verdict.action.value, "audience": verdict.audience.value,
-            "counts": verdict.counts(), "rows": list(verdict.rows),
-            "ms": round((time.perf_counter() - started) * 1000, 2),
-        })
+        self.services.log.info(
+            "draft checked",
+            extra={
+                "event": "api_check",
+                "caller": caller.name,
+                "draft": draft.message.meta.get("draft"),
+                "route": draft.message.route,
+                "action": verdict.action.value,
+                "audience": verdict.audience.value,
+                "counts": verdict.counts(),
+                "rows": list(verdict.rows),
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
         return web.json_response(verdict_body(verdict, redacted))

@@ -59,7 +59,7 @@ class CheckRequest(BaseModel):
                 raise ValueError(f"not part of a chat draft (its text is in `payload`): {', '.join(extra)}")
             return self
         if given & {"route", "payload"}:
-            raise ValueError("`route` and `payload` belong to chat drafts (channel \"chat\")")
+            raise ValueError('`route` and `payload` belong to chat drafts (channel "chat")')
         if (self.text is None) == (self.eml is None):
             raise ValueError("an email draft needs exactly one of `text` or `eml`")
         return self
@@ -104,20 +104,29 @@ def parse_draft(data: Any, settings: Settings) -> Draft:
     if req.is_chat:
         route = next((r for r in settings.chat.routes if r.name == req.route), None)
         if route is None:
-            raise DraftError("route: no chat route with this name is configured", error="unknown_route",
-                             status=404)
+            raise DraftError(
+                "route: no chat route with this name is configured", error="unknown_route", status=404
+            )
         dialect = dialect_for(route.format, route.upstream, req.payload)
         message = OutboundMessage(
-            channel=Channel.API, text="\n".join(dialect.texts(req.payload)), route=route.name,
-            audience=Audience(route.audience), sender=req.sender,
+            channel=Channel.API,
+            text="\n".join(dialect.texts(req.payload)),
+            route=route.name,
+            audience=Audience(route.audience),
+            sender=req.sender,
             meta={"format": dialect.name, "draft": "chat"},
         )
         return Draft(req, message, route, dialect.name)
     recipients = req.recipients
     audience = Audience(req.audience) if req.audience else (None if recipients else Audience.EXTERNAL)
     message = OutboundMessage(
-        channel=Channel.API, sender=req.sender, recipients=recipients, subject=req.subject,
-        raw=req.eml.encode("utf-8") if req.eml is not None else None, text=req.text, audience=audience,
+        channel=Channel.API,
+        sender=req.sender,
+        recipients=recipients,
+        subject=req.subject,
+        raw=req.eml.encode("utf-8") if req.eml is not None else None,
+        text=req.text,
+        audience=audience,
         meta={"draft": "email"},
     )
     return Draft(req, message)

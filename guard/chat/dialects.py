@@ -23,11 +23,33 @@ from urllib.parse import parse_qsl, urlsplit
 Path = tuple[str | int, ...]
 
 #: Keys whose string values are structure (types, ids, colours, styles), not message text.
-STRUCTURAL_KEYS = frozenset({
-    "type", "@type", "@context", "$schema", "version", "contentType", "block_id", "action_id", "style",
-    "color", "themeColor", "mrkdwn", "unfurl_links", "unfurl_media", "response_type", "cardId",
-    "horizontalAlignment", "imageType", "imageStyle", "size", "weight", "spacing", "layout",
-})
+STRUCTURAL_KEYS = frozenset(
+    {
+        "type",
+        "@type",
+        "@context",
+        "$schema",
+        "version",
+        "contentType",
+        "block_id",
+        "action_id",
+        "style",
+        "color",
+        "themeColor",
+        "mrkdwn",
+        "unfurl_links",
+        "unfurl_media",
+        "response_type",
+        "cardId",
+        "horizontalAlignment",
+        "imageType",
+        "imageStyle",
+        "size",
+        "weight",
+        "spacing",
+        "layout",
+    }
+)
 
 _DISCORD_EPOCH_MS = 1420070400000
 REASON_HEADER = "X-Guard-Reason"
@@ -228,8 +250,12 @@ class Mattermost(Slack):
 
     def refusal(self, reason: Mapping[str, Any]) -> Reply:
         body = {
-            "id": "guard.outbound.blocked", "message": reason.get("explanation", ""), "detailed_error": "",
-            "request_id": "", "status_code": 403, "guard": dict(reason),
+            "id": "guard.outbound.blocked",
+            "message": reason.get("explanation", ""),
+            "detailed_error": "",
+            "request_id": "",
+            "status_code": 403,
+            "guard": dict(reason),
         }
         return _json_reply(403, body, (reason_header(reason),))
 
@@ -262,12 +288,21 @@ class Discord(Dialect):
         snowflake = str(millis << 22 | zlib.crc32(ctx.item_id.encode()) & 0x3FFFFF)
         red = ctx.redacted if isinstance(ctx.redacted, dict) else {}
         message = {
-            "id": snowflake, "type": 0, "channel_id": "0", "webhook_id": "0",
+            "id": snowflake,
+            "type": 0,
+            "channel_id": "0",
+            "webhook_id": "0",
             "content": red.get("content", "") if isinstance(red.get("content"), str) else "",
             "embeds": red.get("embeds", []) if isinstance(red.get("embeds"), list) else [],
-            "attachments": [], "mentions": [], "mention_roles": [], "pinned": False, "tts": False,
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()), "edited_timestamp": None,
-            "flags": 0, "author": {"id": "0", "username": "guard", "bot": True},
+            "attachments": [],
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
+            "tts": False,
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+            "edited_timestamp": None,
+            "flags": 0,
+            "author": {"id": "0", "username": "guard", "bot": True},
         }
         return _json_reply(200, message, headers)
 
@@ -307,8 +342,10 @@ class TeamsWorkflows(Dialect):
             col.take_tree(("attachments", i, "content", "actions"))
 
     def refusal(self, reason: Mapping[str, Any]) -> Reply:
-        body = {"error": {"code": "OutboundGuardBlocked", "message": reason.get("explanation", "")},
-                "guard": dict(reason)}
+        body = {
+            "error": {"code": "OutboundGuardBlocked", "message": reason.get("explanation", "")},
+            "guard": dict(reason),
+        }
         return _json_reply(403, body, (reason_header(reason),))
 
     def held(self, ctx: HeldContext) -> Reply:
@@ -326,15 +363,24 @@ class GoogleChat(Dialect):
         col.take_tree(("cards",))
 
     def refusal(self, reason: Mapping[str, Any]) -> Reply:
-        metadata = {"action": str(reason.get("action", "")), "rows": ",".join(reason.get("rows", [])),
-                    "counts": json.dumps(reason.get("counts", {}), separators=(",", ":"))}
+        metadata = {
+            "action": str(reason.get("action", "")),
+            "rows": ",".join(reason.get("rows", [])),
+            "counts": json.dumps(reason.get("counts", {}), separators=(",", ":")),
+        }
         body = {
             "error": {
-                "code": 403, "message": reason.get("explanation", ""), "status": "PERMISSION_DENIED",
-                "details": [{
-                    "@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "SENSITIVE_DATA_BLOCKED",
-                    "domain": "outbound-guard", "metadata": metadata,
-                }],
+                "code": 403,
+                "message": reason.get("explanation", ""),
+                "status": "PERMISSION_DENIED",
+                "details": [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                        "reason": "SENSITIVE_DATA_BLOCKED",
+                        "domain": "outbound-guard",
+                        "metadata": metadata,
+                    }
+                ],
             },
             "guard": dict(reason),
         }
@@ -353,7 +399,8 @@ class GoogleChat(Dialect):
             "text": red.get("text", "") if isinstance(red.get("text"), str) else "",
             "thread": {"name": f"spaces/{space}/threads/{thread_key or ctx.item_id}"},
             "space": {"name": f"spaces/{space}", "type": "ROOM"},
-            "createTime": now, "argumentText": "",
+            "createTime": now,
+            "argumentText": "",
         }
         return _json_reply(200, message, ((QUARANTINE_HEADER, ctx.item_id),))
 
@@ -370,8 +417,11 @@ def teams_variant(upstream: str, payload: Any) -> Dialect:
     if host.endswith("webhook.office.com") or "/webhookb2/" in parts.path:
         return TEAMS_CONNECTOR
     atts = _get(payload, "attachments")
-    if isinstance(payload, dict) and "@type" not in payload and isinstance(atts, list) and any(
-        isinstance(a, dict) and "adaptive" in str(a.get("contentType", "")) for a in atts
+    if (
+        isinstance(payload, dict)
+        and "@type" not in payload
+        and isinstance(atts, list)
+        and any(isinstance(a, dict) and "adaptive" in str(a.get("contentType", "")) for a in atts)
     ):
         return TEAMS_WORKFLOWS
     return TEAMS_CONNECTOR
@@ -386,7 +436,10 @@ TEAMS_WORKFLOWS = TeamsWorkflows()
 GOOGLE_CHAT = GoogleChat()
 
 _BY_FORMAT: dict[str, Dialect] = {
-    "generic": GENERIC, "slack": SLACK, "mattermost": MATTERMOST, "discord": DISCORD,
+    "generic": GENERIC,
+    "slack": SLACK,
+    "mattermost": MATTERMOST,
+    "discord": DISCORD,
     "googlechat": GOOGLE_CHAT,
 }
 
@@ -401,4 +454,3 @@ def dialect_for(fmt: str, upstream: str, payload: Any) -> Dialect:
 def lower_query(query_string: str) -> dict[str, str]:
     """Query parameters with lower-cased names (last one wins), for `wait`/`threadKey` lookups."""
     return {k.lower(): v for k, v in parse_qsl(query_string, keep_blank_values=True)}
-

@@ -97,7 +97,8 @@ class WebhookForwarder:
             async with self.session().post(url, data=body, headers=out, allow_redirects=False) as resp:
                 data = await _read_capped(resp)
                 kept = tuple(
-                    (k, v) for k, v in resp.headers.items()
+                    (k, v)
+                    for k, v in resp.headers.items()
                     if k.title() in _REPLY_HEADERS or k.lower().startswith("x-ratelimit-")
                 )
                 return UpstreamReply(resp.status, resp.reason or "", data, kept)

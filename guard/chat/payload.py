@@ -84,7 +84,8 @@ def parse_body(body: bytes, content_type: str | None) -> Parsed:
     if media.startswith("multipart/"):
         raise PayloadError(
             "multipart bodies (file uploads) are not accepted through the guard; send a JSON payload",
-            status=415, error="unsupported_media_type",
+            status=415,
+            error="unsupported_media_type",
         )
     if media == FORM or (not media and body.lstrip().startswith(b"payload=")):
         return _parse_form(body)

@@ -87,7 +87,7 @@ def secret_matches(request: web.Request, secret: str) -> bool:
 
 def split_tail(request: web.Request, name: str) -> str:
     """The raw path after /hooks/{name}; dot segments would let a caller walk to another webhook."""
-    raw = request.rel_url.raw_path[len("/hooks/") + len(name):]
+    raw = request.rel_url.raw_path[len("/hooks/") + len(name) :]
     if any(unquote(seg) in {".", ".."} for seg in raw.split("/")):
         raise PayloadError("the path after the route name may not contain '.' or '..' segments")
     return raw.lstrip("/")
@@ -176,7 +176,10 @@ class ChatProxy:
     async def _inspect(self, route: ChatRoute, dialect: Dialect, parsed: Parsed) -> Verdict:
         texts = dialect.texts(parsed.payload) + [v for _, v in parsed.form_fields if v]
         message = OutboundMessage(
-            channel=Channel.CHAT, text="\n".join(texts), route=route.name, audience=Audience(route.audience),
+            channel=Channel.CHAT,
+            text="\n".join(texts),
+            route=route.name,
+            audience=Audience(route.audience),
             meta={"format": dialect.name},
         )
         inspector = self.services.inspector
@@ -195,8 +198,14 @@ class ChatProxy:
         return parsed.encode(payload, fields)
 
     async def _forward(
-        self, route: ChatRoute, verdict: Verdict, tail: str, query: str, body: bytes,
-        request: web.Request, started: float,
+        self,
+        route: ChatRoute,
+        verdict: Verdict,
+        tail: str,
+        query: str,
+        body: bytes,
+        request: web.Request,
+        started: float,
     ) -> web.StreamResponse:
         url = join_upstream(route.upstream, tail, query)
         t0 = time.perf_counter()
@@ -207,35 +216,63 @@ class ChatProxy:
             self._upstream_up.set(0)
             timeout = isinstance(exc, UpstreamTimeout)
             status = 504 if timeout else 502
-            self._log(route, "upstream_timeout" if timeout else "upstream_error", started, verdict=verdict,
-                      status=status, delivered=False)
+            self._log(
+                route,
+                "upstream_timeout" if timeout else "upstream_error",
+                started,
+                verdict=verdict,
+                status=status,
+                delivered=False,
+            )
             return json_error(
-                status, "upstream_timeout" if timeout else "upstream_unreachable",
+                status,
+                "upstream_timeout" if timeout else "upstream_unreachable",
                 f"{exc}; the message was not delivered, retry later",
             )
         self._upstream_seconds.observe(time.perf_counter() - t0)
         self._upstream_reply(reply.status_class).inc()
         self._upstream_up.set(1 if reply.status < 500 else 0)
-        self._log(route, "forwarded", started, verdict=verdict, status=reply.status,
-                  delivered=200 <= reply.status < 300)
+        self._log(
+            route,
+            "forwarded",
+            started,
+            verdict=verdict,
+            status=reply.status,
+            delivered=200 <= reply.status < 300,
+        )
         return upstream_response(reply)
 
     async def _quarantine(
-        self, route: ChatRoute, verdict: Verdict, held: tuple[Dialect, Parsed, bytes, str, str],
-        request: web.Request, started: float,
+        self,
+        route: ChatRoute,
+        verdict: Verdict,
+        held: tuple[Dialect, Parsed, bytes, str, str],
+        request: web.Request,
+        started: float,
     ) -> web.StreamResponse:
         dialect, parsed, body, tail, query = held
         counts = verdict.counts()
         item = NewItem(
-            channel="chat", sender=request.remote or "", recipients=(), route=route.name, content=body,
+            channel="chat",
+            sender=request.remote or "",
+            recipients=(),
+            route=route.name,
+            content=body,
             envelope={
-                "route": route.name, "format": route.format, "dialect": dialect.name, "tail": tail,
-                "query": query, "content_type": request.headers.get("Content-Type", ""),
+                "route": route.name,
+                "format": route.format,
+                "dialect": dialect.name,
+                "tail": tail,
+                "query": query,
+                "content_type": request.headers.get("Content-Type", ""),
                 "audience": route.audience,
             },
             findings=[f.as_dict() for f in verdict.findings],
             segments=[{"source": s.source, "kind": s.kind, "text": s.text} for s in verdict.segments],
-            types=counts, severity=severity(counts), action=verdict.action.value, rows=list(verdict.rows),
+            types=counts,
+            severity=severity(counts),
+            action=verdict.action.value,
+            rows=list(verdict.rows),
             explanation=verdict.explanation,
         )
         try:
@@ -244,8 +281,12 @@ class ChatProxy:
             return self._fail(route, started, exc, "quarantine_failed", "could not be held", verdict)
         reason = reason_of(verdict, route.name, item_id)
         ctx = HeldContext(
-            item_id=item_id, message=f"Held for security review as {item_id}", reason=reason,
-            upstream=route.upstream, query=dialects.lower_query(query), redacted=None,
+            item_id=item_id,
+            message=f"Held for security review as {item_id}",
+            reason=reason,
+            upstream=route.upstream,
+            query=dialects.lower_query(query),
+            redacted=None,
         )
         if route.quarantine_reply == "accepted":
             reply = dialects.accepted_reply(ctx)
@@ -260,7 +301,12 @@ class ChatProxy:
         return to_response(reply)
 
     def _fail(
-        self, route: ChatRoute, started: float, exc: Exception, error: str, what: str,
+        self,
+        route: ChatRoute,
+        started: float,
+        exc: Exception,
+        error: str,
+        what: str,
         verdict: Verdict | None = None,
     ) -> web.Response:
         """Fail closed: 503, nothing delivered; the log names the exception type only."""
@@ -272,17 +318,31 @@ class ChatProxy:
         return json_error(503, error, f"the message {what} and was not delivered")
 
     def _log(
-        self, route: ChatRoute, outcome: str, started: float, *, verdict: Verdict | None = None,
-        status: int, delivered: bool = False, item_id: str | None = None,
+        self,
+        route: ChatRoute,
+        outcome: str,
+        started: float,
+        *,
+        verdict: Verdict | None = None,
+        status: int,
+        delivered: bool = False,
+        item_id: str | None = None,
     ) -> None:
         """One structured line per decision: route, outcome, types and counts; never a value."""
         extra: dict[str, Any] = {
-            "event": "chat_decision", "route": route.name, "format": route.format, "outcome": outcome,
-            "status": status, "delivered": delivered, "ms": round((time.perf_counter() - started) * 1000, 2),
+            "event": "chat_decision",
+            "route": route.name,
+            "format": route.format,
+            "outcome": outcome,
+            "status": status,
+            "delivered": delivered,
+            "ms": round((time.perf_counter() - started) * 1000, 2),
         }
         if verdict is not None:
             extra.update(
-                action=verdict.action.value, audience=verdict.audience.value, counts=verdict.counts(),
+                action=verdict.action.value,
+                audience=verdict.audience.value,
+                counts=verdict.counts(),
                 rows=list(verdict.rows),
             )
         if item_id is not None:

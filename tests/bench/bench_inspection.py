@@ -53,10 +53,16 @@ MARK_START, MARK_END = "<!-- figures:start -->", "<!-- figures:end -->"
 
 # Presidio entity -> ours; DATE_TIME is not a birth date and is skipped.
 PRESIDIO_TYPES = {
-    "CREDIT_CARD": "CREDIT_CARD", "US_SSN": "US_SSN", "IBAN_CODE": "IBAN",
+    "CREDIT_CARD": "CREDIT_CARD",
+    "US_SSN": "US_SSN",
+    "IBAN_CODE": "IBAN",
     "US_BANK_NUMBER": "US_BANK_ACCOUNT",
-    "ABA_ROUTING_NUMBER": "ABA_ROUTING", "US_PASSPORT": "PASSPORT", "EMAIL_ADDRESS": "EMAIL",
-    "PHONE_NUMBER": "PHONE", "PERSON": "PERSON", "LOCATION": "ADDRESS",
+    "ABA_ROUTING_NUMBER": "ABA_ROUTING",
+    "US_PASSPORT": "PASSPORT",
+    "EMAIL_ADDRESS": "EMAIL",
+    "PHONE_NUMBER": "PHONE",
+    "PERSON": "PERSON",
+    "LOCATION": "ADDRESS",
 }
 PRESIDIO_THRESHOLD = 0.5  # a second quality column: Presidio's results at score >= this
 
@@ -183,16 +189,24 @@ def guard_large(size: int) -> dict[str, Any]:
     # Steady state, as in a running server: further distinct messages of the same size, after
     # the first has filled the RE2 automata caches.
     repeats = 2 if size >= 5_000_000 else 5
-    others = [OutboundMessage(channel=Channel.API, text=prose(size, seed=100 + i), audience=Audience.EXTERNAL)
-              for i in range(repeats)]
+    others = [
+        OutboundMessage(channel=Channel.API, text=prose(size, seed=100 + i), audience=Audience.EXTERNAL)
+        for i in range(repeats)
+    ]
     t1 = time.perf_counter()
     for other in others:
         inspector.inspect(other)
     steady_s = (time.perf_counter() - t1) / repeats
     return {
-        "steady_s": steady_s, "steady_mb_s": nbytes / steady_s / 1e6,
-        "size": size, "bytes": nbytes, "seconds": seconds, "cpu_s": cpu_s, "mb_s": nbytes / seconds / 1e6,
-        "findings": len(verdict.findings), "action": verdict.action.value,
+        "steady_s": steady_s,
+        "steady_mb_s": nbytes / steady_s / 1e6,
+        "size": size,
+        "bytes": nbytes,
+        "seconds": seconds,
+        "cpu_s": cpu_s,
+        "mb_s": nbytes / seconds / 1e6,
+        "findings": len(verdict.findings),
+        "action": verdict.action.value,
         "peak_delta_mb": max(0, peak - rss_before) / 1e6 if exact else None,
     }
 
@@ -215,8 +229,12 @@ def guard_inprocess(corpus: Path) -> dict[str, Any]:
         t0, c0 = time.perf_counter(), time.process_time()
         for text in part:
             inspector.scan_text(text)
-        out[name] = {"n": len(part), "bytes": sum(len(t.encode("utf-8")) for t in part),
-                     "seconds": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}
+        out[name] = {
+            "n": len(part),
+            "bytes": sum(len(t.encode("utf-8")) for t in part),
+            "seconds": time.perf_counter() - t0,
+            "cpu_s": time.process_time() - c0,
+        }
     return out
 
 
@@ -268,8 +286,13 @@ def pin_prefix(cpu: int) -> list[str]:
     return []
 
 
-def run_child(cmd: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = CHILD_TIMEOUT_S,
-              stdout_path: Path | None = None) -> Run:
+def run_child(
+    cmd: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = CHILD_TIMEOUT_S,
+    stdout_path: Path | None = None,
+) -> Run:
     """Run `cmd` to its end (killed after `timeout`); its own wall time and peak RSS (wait4)."""
     with tempfile.TemporaryFile("w+") as err, tempfile.TemporaryFile("w+") as tmp_out:
         out_fh = open(stdout_path, "w", encoding="utf-8") if stdout_path else tmp_out  # noqa: SIM115
@@ -331,8 +354,12 @@ def run_round(args: argparse.Namespace, work: Path, rnd: int, presidio_python: P
     cli = run_child([*pin, *guard_command(), "scan", "--jsonl", str(args.corpus)], stdout_path=out)
     if cli.returncode not in (0, 1):
         raise RuntimeError(f"guard scan failed (exit {cli.returncode}): {cli.stderr[-2000:]}")
-    res["cli"] = {"seconds": cli.wall_s, "cpu_s": cli.cpu_s, "peak_rss_mb": cli.peak_rss_mb,
-                  "preds": str(out)}
+    res["cli"] = {
+        "seconds": cli.wall_s,
+        "cpu_s": cli.cpu_s,
+        "peak_rss_mb": cli.peak_rss_mb,
+        "preds": str(out),
+    }
 
     me = [sys.executable, str(Path(__file__).resolve()), "--child"]
     inproc = _child_json(run_child([*pin, *me, "scan", str(args.corpus)]), "in-process scan")
@@ -343,10 +370,17 @@ def run_round(args: argparse.Namespace, work: Path, rnd: int, presidio_python: P
         driver.write_text(PRESIDIO_DRIVER)
         env = dict(os.environ, TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS="")  # offline: tldextract's own snapshot
         preds = work / f"presidio-{rnd}.jsonl"
-        run = run_child([*pin, str(presidio_python), str(driver), str(args.corpus), str(preds)], env=env,
-                        timeout=args.presidio_timeout)
-        res["presidio"] = {**_child_json(run, "presidio"), "wall_s": run.wall_s,
-                           "peak_rss_mb": run.peak_rss_mb, "preds": str(preds)}
+        run = run_child(
+            [*pin, str(presidio_python), str(driver), str(args.corpus), str(preds)],
+            env=env,
+            timeout=args.presidio_timeout,
+        )
+        res["presidio"] = {
+            **_child_json(run, "presidio"),
+            "wall_s": run.wall_s,
+            "peak_rss_mb": run.peak_rss_mb,
+            "preds": str(preds),
+        }
 
     for size in args.sizes:
         run = run_child([*pin, *me, "large", str(size)])
@@ -418,47 +452,94 @@ def build_rows(rounds: list[dict[str, Any]]) -> list[Row]:
     first = rounds[0]
     n, nbytes = first["inproc"]["n"], first["inproc"]["bytes"]
     rows = [
-        Row("guard start-up (`guard scan`, empty batch)", "s", vals(lambda r: r["startup"]["seconds"]),
-            False),
+        Row(
+            "guard start-up (`guard scan`, empty batch)", "s", vals(lambda r: r["startup"]["seconds"]), False
+        ),
         Row("guard start-up peak RSS", "MB", vals(lambda r: r["startup"]["peak_rss_mb"]), False),
-        Row("guard CLI `scan --jsonl` corpus, end to end", "msgs/s", vals(lambda r: n / r["cli"]["seconds"]),
-            target=">= 3,000", meets=lambda v: v >= 3000),
+        Row(
+            "guard CLI `scan --jsonl` corpus, end to end",
+            "msgs/s",
+            vals(lambda r: n / r["cli"]["seconds"]),
+            target=">= 3,000",
+            meets=lambda v: v >= 3000,
+        ),
         Row("guard CLI corpus, end to end", "MB/s", vals(lambda r: nbytes / r["cli"]["seconds"] / 1e6)),
-        Row("guard CLI corpus, minus start-up", "msgs/s",
-            vals(lambda r: n / max(1e-9, r["cli"]["seconds"] - r["startup"]["seconds"]))),
-        Row("guard CLI corpus, end to end, per CPU second", "msgs/CPU-s",
-            vals(lambda r: n / r["cli"]["cpu_s"])),
+        Row(
+            "guard CLI corpus, minus start-up",
+            "msgs/s",
+            vals(lambda r: n / max(1e-9, r["cli"]["seconds"] - r["startup"]["seconds"])),
+        ),
+        Row(
+            "guard CLI corpus, end to end, per CPU second",
+            "msgs/CPU-s",
+            vals(lambda r: n / r["cli"]["cpu_s"]),
+        ),
         Row("guard CLI corpus peak RSS", "MB", vals(lambda r: r["cli"]["peak_rss_mb"]), False),
-        Row("guard in-process scan_text, cold (even half, first sight)", "msgs/s",
-            vals(lambda r: _rate(r, "cold"))),
-        Row("guard in-process scan_text, warm (odd half, unseen texts)", "msgs/s",
-            vals(lambda r: _rate(r, "warm"))),
-        Row("guard in-process scan_text, warm (odd half, unseen texts)", "MB/s",
-            vals(lambda r: _rate(r, "warm", "bytes") / 1e6)),
-        Row("guard in-process scan_text, warm (odd half, unseen texts), per CPU second", "msgs/CPU-s",
-            vals(lambda r: _rate(r, "warm", clock="cpu_s"))),
-        Row("guard in-process scan_text, repeat (even half again)", "msgs/s",
-            vals(lambda r: _rate(r, "repeat"))),
+        Row(
+            "guard in-process scan_text, cold (even half, first sight)",
+            "msgs/s",
+            vals(lambda r: _rate(r, "cold")),
+        ),
+        Row(
+            "guard in-process scan_text, warm (odd half, unseen texts)",
+            "msgs/s",
+            vals(lambda r: _rate(r, "warm")),
+        ),
+        Row(
+            "guard in-process scan_text, warm (odd half, unseen texts)",
+            "MB/s",
+            vals(lambda r: _rate(r, "warm", "bytes") / 1e6),
+        ),
+        Row(
+            "guard in-process scan_text, warm (odd half, unseen texts), per CPU second",
+            "msgs/CPU-s",
+            vals(lambda r: _rate(r, "warm", clock="cpu_s")),
+        ),
+        Row(
+            "guard in-process scan_text, repeat (even half again)",
+            "msgs/s",
+            vals(lambda r: _rate(r, "repeat")),
+        ),
     ]
     if "presidio" in first:
         rows += [
             Row("Presidio AnalyzerEngine corpus (after build)", "msgs/s", vals(_presidio_rate)),
-            Row("Presidio corpus (after build), per CPU second", "msgs/CPU-s",
-                vals(lambda r: _presidio_rate(r, "cpu_s"))),
-            Row("Presidio corpus (after build)", "MB/s",
-                vals(lambda r: r["presidio"]["bytes"] / r["presidio"]["seconds"] / 1e6)),
+            Row(
+                "Presidio corpus (after build), per CPU second",
+                "msgs/CPU-s",
+                vals(lambda r: _presidio_rate(r, "cpu_s")),
+            ),
+            Row(
+                "Presidio corpus (after build)",
+                "MB/s",
+                vals(lambda r: r["presidio"]["bytes"] / r["presidio"]["seconds"] / 1e6),
+            ),
             Row("Presidio engine build + warm-up", "s", vals(lambda r: r["presidio"]["build_s"]), False),
             Row("Presidio peak RSS", "MB", vals(lambda r: r["presidio"]["peak_rss_mb"]), False),
-            Row("ratio guard CLI end-to-end / Presidio (same round)", "x",
+            Row(
+                "ratio guard CLI end-to-end / Presidio (same round)",
+                "x",
                 vals(lambda r: (n / r["cli"]["seconds"]) / _presidio_rate(r)),
-                target=">= 10x", meets=lambda v: v >= 10),
-            Row("ratio by CPU time: guard CLI end-to-end / Presidio", "x",
+                target=">= 10x",
+                meets=lambda v: v >= 10,
+            ),
+            Row(
+                "ratio by CPU time: guard CLI end-to-end / Presidio",
+                "x",
                 vals(lambda r: (n / r["cli"]["cpu_s"]) / _presidio_rate(r, "cpu_s")),
-                target=">= 10x", meets=lambda v: v >= 10),
-            Row("ratio guard in-process warm / Presidio (same round)", "x",
-                vals(lambda r: _rate(r, "warm") / _presidio_rate(r))),
-            Row("ratio by CPU time: guard in-process warm / Presidio", "x",
-                vals(lambda r: _rate(r, "warm", clock="cpu_s") / _presidio_rate(r, "cpu_s"))),
+                target=">= 10x",
+                meets=lambda v: v >= 10,
+            ),
+            Row(
+                "ratio guard in-process warm / Presidio (same round)",
+                "x",
+                vals(lambda r: _rate(r, "warm") / _presidio_rate(r)),
+            ),
+            Row(
+                "ratio by CPU time: guard in-process warm / Presidio",
+                "x",
+                vals(lambda r: _rate(r, "warm", clock="cpu_s") / _presidio_rate(r, "cpu_s")),
+            ),
         ]
     for key in sorted(k for k in first if k.startswith("large")):
         size = int(key[5:])
@@ -468,37 +549,68 @@ def build_rows(rounds: list[dict[str, Any]]) -> list[Row]:
             rows.append(Row(f"guard {h} message: timed out after {CHILD_TIMEOUT_S:.0f} s", "s", []))
             continue
         big = size >= 1_000_000
-        rows.append(Row(f"guard {h} prose message", "MB/s", [r[key]["mb_s"] for r in done],
-                        target=">= 50" if big else "", meets=(lambda v: v >= 50) if big else None))
-        rows.append(Row(f"guard {h} prose message", "s", [r[key]["seconds"] for r in done], False,
-                        target="< 1" if size >= 10_000_000 else "",
-                        meets=(lambda v: v < 1) if size >= 10_000_000 else None))
-        rows.append(Row(f"guard {h} prose message, CPU time", "CPU-s", [r[key]["cpu_s"] for r in done],
-                        False))
+        rows.append(
+            Row(
+                f"guard {h} prose message",
+                "MB/s",
+                [r[key]["mb_s"] for r in done],
+                target=">= 50" if big else "",
+                meets=(lambda v: v >= 50) if big else None,
+            )
+        )
+        rows.append(
+            Row(
+                f"guard {h} prose message",
+                "s",
+                [r[key]["seconds"] for r in done],
+                False,
+                target="< 1" if size >= 10_000_000 else "",
+                meets=(lambda v: v < 1) if size >= 10_000_000 else None,
+            )
+        )
+        rows.append(
+            Row(f"guard {h} prose message, CPU time", "CPU-s", [r[key]["cpu_s"] for r in done], False)
+        )
         steady = [r[key]["steady_mb_s"] for r in done if r[key].get("steady_mb_s")]
         if steady:
-            rows.append(Row(f"guard {h} prose, steady state (distinct messages after the first)", "MB/s",
-                            steady, target=">= 50" if big else "",
-                            meets=(lambda v: v >= 50) if big else None))
+            rows.append(
+                Row(
+                    f"guard {h} prose, steady state (distinct messages after the first)",
+                    "MB/s",
+                    steady,
+                    target=">= 50" if big else "",
+                    meets=(lambda v: v >= 50) if big else None,
+                )
+            )
         deltas = [r[key]["peak_delta_mb"] for r in done if r[key].get("peak_delta_mb") is not None]
         if deltas:
-            rows.append(Row(f"guard {h}: peak RSS growth during inspect, x message size", "x",
-                            [d * 1e6 / r[key]["bytes"] for d, r in zip(deltas, done, strict=False)], False,
-                            target="small multiple (<= 5x)" if big else "",
-                            meets=(lambda v: v <= 5) if big else None))
+            rows.append(
+                Row(
+                    f"guard {h}: peak RSS growth during inspect, x message size",
+                    "x",
+                    [d * 1e6 / r[key]["bytes"] for d, r in zip(deltas, done, strict=False)],
+                    False,
+                    target="small multiple (<= 5x)" if big else "",
+                    meets=(lambda v: v <= 5) if big else None,
+                )
+            )
     return rows
 
 
 def table(rows: list[Row], rounds: int) -> str:
-    lines = [f"| measurement | unit | best | median | all {rounds} rounds | target | |",
-             "|---|---|---:|---:|---|---|---|"]
+    lines = [
+        f"| measurement | unit | best | median | all {rounds} rounds | target | |",
+        "|---|---|---:|---:|---|---|---|",
+    ]
     for r in rows:
         if not r.values:
             lines.append(f"| {r.label} | {r.unit} | - | - | - | {r.target} | |")
             continue
         each = ", ".join(_fmt(v) for v in r.values)
-        lines.append(f"| {r.label} | {r.unit} | {_fmt(r.best)} | {_fmt(r.median)} | {each} | {r.target} "
-                     f"| {r.verdict()} |")
+        lines.append(
+            f"| {r.label} | {r.unit} | {_fmt(r.best)} | {_fmt(r.median)} | {each} | {r.target} "
+            f"| {r.verdict()} |"
+        )
     return "\n".join(lines)
 
 
@@ -522,8 +634,9 @@ def guard_spans(path: Path) -> dict[str, list[dict[str, Any]]]:
         for line in fh:
             if line.strip():
                 rec = json.loads(line)
-                preds[rec["id"]] = [{"type": f["type"], "start": f["start"], "end": f["end"]}
-                                    for f in rec.get("findings", [])]
+                preds[rec["id"]] = [
+                    {"type": f["type"], "start": f["start"], "end": f["end"]} for f in rec.get("findings", [])
+                ]
     return preds
 
 
@@ -534,9 +647,11 @@ def presidio_spans(path: Path, threshold: float = 0.0) -> dict[str, list[dict[st
         for line in fh:
             if line.strip():
                 rec = json.loads(line)
-                preds[rec["id"]] = [{"type": PRESIDIO_TYPES[s["type"]], "start": s["start"], "end": s["end"]}
-                                    for s in rec["spans"]
-                                    if s["type"] in PRESIDIO_TYPES and s["score"] >= threshold]
+                preds[rec["id"]] = [
+                    {"type": PRESIDIO_TYPES[s["type"]], "start": s["start"], "end": s["end"]}
+                    for s in rec["spans"]
+                    if s["type"] in PRESIDIO_TYPES and s["score"] >= threshold
+                ]
     return preds
 
 
@@ -550,8 +665,12 @@ def quality(corpus: Path, first: dict[str, Any]) -> str | None:
     if "presidio" in first:
         path = Path(first["presidio"]["preds"])
         columns.append(("Presidio (all results)", scorer.score(recs, presidio_spans(path))))
-        columns.append((f"Presidio (score >= {PRESIDIO_THRESHOLD})",
-                        scorer.score(recs, presidio_spans(path, PRESIDIO_THRESHOLD))))
+        columns.append(
+            (
+                f"Presidio (score >= {PRESIDIO_THRESHOLD})",
+                scorer.score(recs, presidio_spans(path, PRESIDIO_THRESHOLD)),
+            )
+        )
 
     def f(x: float | None) -> str:
         return "-" if x is None else f"{x:.3f}"
@@ -560,16 +679,20 @@ def quality(corpus: Path, first: dict[str, Any]) -> str | None:
     lines = [head, "|---|---:|" + "---|" * len(columns)]
     for t in scorer.TYPES:
         gold = columns[0][1]["per_type"][t]["n_gold"]
-        cells = [f"{f(m['per_type'][t]['F1'])} ({f(m['per_type'][t]['P'])} / {f(m['per_type'][t]['R'])})"
-                 for _, m in columns]
+        cells = [
+            f"{f(m['per_type'][t]['F1'])} ({f(m['per_type'][t]['P'])} / {f(m['per_type'][t]['R'])})"
+            for _, m in columns
+        ]
         lines.append(f"| {t}{'*' if t in scorer.HIGH_RISK else ''} | {gold} | " + " | ".join(cells) + " |")
     for key in ("micro_high_risk", "micro_all"):
         cells = [f"{f(m[key]['F1'])} ({f(m[key]['P'])} / {f(m[key]['R'])})" for _, m in columns]
         lines.append(f"| {key} | | " + " | ".join(cells) + " |")
     msg = columns[0][1]["message"]
-    for key, label in (("message_recall", "message recall (high-risk)"),
-                       ("message_recall_strict", "message recall, strict"),
-                       ("message_fpr", f"message FPR on hard negatives (n={msg['n_hard_neg']})")):
+    for key, label in (
+        ("message_recall", "message recall (high-risk)"),
+        ("message_recall_strict", "message recall, strict"),
+        ("message_fpr", f"message FPR on hard negatives (n={msg['n_hard_neg']})"),
+    ):
         lines.append(f"| {label} | | " + " | ".join(f(m["message"][key]) for _, m in columns) + " |")
     return "\n".join(lines)
 
@@ -586,19 +709,37 @@ def machine() -> dict[str, str]:
         pass
     try:
         git = ["git", "-C", str(REPO)]
-        commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                timeout=10).stdout.strip() or "unknown"
-        if subprocess.run([*git, "status", "--porcelain", "guard/inspection", "rules"], capture_output=True,
-                          text=True, timeout=10).stdout.strip():
+        commit = (
+            subprocess.run(
+                [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or "unknown"
+        )
+        if subprocess.run(
+            [*git, "status", "--porcelain", "guard/inspection", "rules"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip():
             commit += " (with uncommitted changes to the inspection code or rules)"
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
-    return {"nproc": str(os.cpu_count()), "cpu": model, "python": platform.python_version(),
-            "kernel": platform.release(), "commit": commit}
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": model,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "commit": commit,
+    }
 
 
-def report(args: argparse.Namespace, rounds: list[dict[str, Any]], loads: tuple[str, str],
-           profile: str | None, elapsed: float) -> str:
+def report(
+    args: argparse.Namespace,
+    rounds: list[dict[str, Any]],
+    loads: tuple[str, str],
+    profile: str | None,
+    elapsed: float,
+) -> str:
     m = machine()
     first = rounds[0]
     pin = " ".join(pin_prefix(args.cpu)) or "not pinned (no taskset)"
@@ -618,18 +759,31 @@ def report(args: argparse.Namespace, rounds: list[dict[str, Any]], loads: tuple[
     ]
     if "presidio" in first:
         p = first["presidio"]
-        parts += ["", f"Presidio: presidio-analyzer {p['version']}, spaCy {p['spacy']} with "
-                  "`spacy.blank(\"en\")` (no NER model can be installed here), default recognizers: "
-                  f"{', '.join(p['recognizers'])}."]
-    parts += ["", "`verdict`: met = the median meets the target; best only = only the best round does.", "",
-              table(build_rows(rounds), len(rounds))]
+        parts += [
+            "",
+            f"Presidio: presidio-analyzer {p['version']}, spaCy {p['spacy']} with "
+            '`spacy.blank("en")` (no NER model can be installed here), default recognizers: '
+            f"{', '.join(p['recognizers'])}.",
+        ]
+    parts += [
+        "",
+        "`verdict`: met = the median meets the target; best only = only the best round does.",
+        "",
+        table(build_rows(rounds), len(rounds)),
+    ]
     q = quality(args.corpus, first)
     if q:
         parts += ["", "Quality on the same corpus (score.py, overlap matching; * = high-risk type):", "", q]
     if profile:
-        parts += ["", "cProfile of `Inspector.scan_text` on the odd half of the corpus after the even "
-                  "half (warm, unseen texts), top functions by tottime:",
-                  "", "```", profile.strip(), "```"]
+        parts += [
+            "",
+            "cProfile of `Inspector.scan_text` on the odd half of the corpus after the even "
+            "half (warm, unseen texts), top functions by tottime:",
+            "",
+            "```",
+            profile.strip(),
+            "```",
+        ]
     return "\n".join(parts) + "\n"
 
 
@@ -658,8 +812,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-presidio", action="store_true", help="the guard alone")
     ap.add_argument("--presidio-timeout", type=float, default=300.0, help="seconds per Presidio round")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=list(SIZES),
-                    help="large-message sizes in characters, comma-separated")
+    ap.add_argument(
+        "--sizes",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=list(SIZES),
+        help="large-message sizes in characters, comma-separated",
+    )
     ap.add_argument("--cpu", type=int, default=0, help="the core every child is pinned to")
     ap.add_argument("--profile", action="store_true", help="add a cProfile of scan_text over the corpus")
     ap.add_argument("--doc", type=Path, default=DEFAULT_DOC)
@@ -678,8 +836,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         profile = None
         if args.profile:
             me = [sys.executable, str(Path(__file__).resolve()), "--child"]
-            profile = _child_json(run_child([*pin_prefix(args.cpu), *me, "profile", str(args.corpus)]),
-                                  "profile")["text"]
+            profile = _child_json(
+                run_child([*pin_prefix(args.cpu), *me, "profile", str(args.corpus)]), "profile"
+            )["text"]
         load_end = " ".join(f"{x:.1f}" for x in os.getloadavg())
         figures = report(args, rounds, (load_start, load_end), profile, time.perf_counter() - started)
     print()

@@ -389,6 +389,8 @@ async def test_every_verdict_reaches_the_audit_chain(start_guard: GuardFactory, 
     await guard.services.audit.flush()
     entries = [e for e in await guard.services.store.audit_entries() if e.action == "verdict"]
     assert [(e.details["channel"], e.details["action"]) for e in entries] == [
-        ("chat", "allow"), ("chat", "quarantine"), ("chat", "block"),
+        ("chat", "allow"),
+        ("chat", "quarantine"),
+        ("chat", "block"),
     ]
     assert CARD_DIGITS not in json.dumps([e.details for e in entries]).replace(" ", "")

@@ -69,12 +69,22 @@ async def stack(make_settings: Callable[..., Settings]) -> AsyncIterator[Stack]:
                 "relay_networks": ["192.0.2.0/24"],
                 "users": [{"name": "agent", "password_hash": PasswordHasher().hash(SMTP_PASSWORD)}],
             },
-            chat={"routes": [
-                {"name": "outside", "format": "slack", "upstream": outside.url("/services/T0/B0/X"),
-                 "audience": "external"},
-                {"name": "team", "format": "generic", "upstream": team.url("/ingest"),
-                 "audience": "internal"},
-            ]},
+            chat={
+                "routes": [
+                    {
+                        "name": "outside",
+                        "format": "slack",
+                        "upstream": outside.url("/services/T0/B0/X"),
+                        "audience": "external",
+                    },
+                    {
+                        "name": "team",
+                        "format": "generic",
+                        "upstream": team.url("/ingest"),
+                        "audience": "internal",
+                    },
+                ]
+            },
             review={"api_tokens": [{"name": "ops", "role": "reviewer", "token_sha256": TOKEN_SHA256}]},
         )
         services = build_services(settings)

@@ -56,7 +56,7 @@ def dockerfile_args() -> dict[str, str]:
 
 def final_stage(instructions: list[tuple[str, str]]) -> list[tuple[str, str]]:
     starts = [i for i, (op, _) in enumerate(instructions) if op == "FROM"]
-    return instructions[starts[-1]:]
+    return instructions[starts[-1] :]
 
 
 def test_hadolint_passes() -> None:
@@ -97,7 +97,7 @@ def build_stage_copies() -> list[tuple[list[str], str]]:
     instructions = dockerfile_instructions()
     stage_starts = [i for i, (op, _) in enumerate(instructions) if op == "FROM"]
     out = []
-    for op, arg in instructions[stage_starts[0]:stage_starts[1]]:
+    for op, arg in instructions[stage_starts[0] : stage_starts[1]]:
         if op == "COPY" and not arg.startswith("--"):
             *sources, dest = arg.split()
             out.append((sources, dest))
@@ -118,8 +118,9 @@ def test_build_stage_installs_a_guard_that_finds_its_rules(tmp_path: Path) -> No
         for source in sources:
             target = src / dest / Path(source).name if dest.endswith("/") or len(sources) > 1 else src / dest
             if (REPO / source).is_dir():
-                shutil.copytree(REPO / source, target, symlinks=True,
-                                ignore=shutil.ignore_patterns("__pycache__"))
+                shutil.copytree(
+                    REPO / source, target, symlinks=True, ignore=shutil.ignore_patterns("__pycache__")
+                )
             else:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(REPO / source, target)
@@ -127,11 +128,20 @@ def test_build_stage_installs_a_guard_that_finds_its_rules(tmp_path: Path) -> No
     pip = run(sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(src))
     assert pip.returncode == 0, pip.stderr[-2000:]
     assert (site / "guard" / "default_rules" / "policy.yaml").is_file()
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "GUARD_DATA_DIR": str(tmp_path / "data"),
-           "GUARD_RULES__HASH_KEY": "image-test"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(site),
+        "GUARD_DATA_DIR": str(tmp_path / "data"),
+        "GUARD_RULES__HASH_KEY": "image-test",
+    }
     result = subprocess.run(
         [sys.executable, "-c", "import sys, guard.cli; sys.exit(guard.cli.main(['check-config']))"],
-        capture_output=True, text=True, timeout=120, cwd=elsewhere, env=env, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=elsewhere,
+        env=env,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert re.match(r"config ok: \d+ detectors", result.stdout), result.stdout
@@ -140,8 +150,13 @@ def test_build_stage_installs_a_guard_that_finds_its_rules(tmp_path: Path) -> No
 
 def run_installed_path(site: Path, cwd: Path) -> str:
     result = subprocess.run(
-        [sys.executable, "-c", "import guard; print(guard.__file__)"], capture_output=True, text=True,
-        timeout=60, cwd=cwd, env={"PYTHONPATH": str(site)}, check=False,
+        [sys.executable, "-c", "import guard; print(guard.__file__)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env={"PYTHONPATH": str(site)},
+        check=False,
     )
     return result.stdout
 
@@ -186,8 +201,12 @@ async def run_healthcheck(listen: str, *args: str) -> tuple[int, str]:
 
     env = {**os.environ, "GUARD_HTTP__LISTEN": listen}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(HEALTHCHECK), *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        str(HEALTHCHECK),
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     _, err = await asyncio.wait_for(proc.communicate(), 30)
     return proc.returncode or 0, err.decode()

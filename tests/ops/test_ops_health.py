@@ -140,8 +140,11 @@ async def test_image_healthcheck_against_a_real_guard(start_guard: Start) -> Non
     guard = await start_guard()
     env = {**os.environ, "GUARD_HTTP__LISTEN": f"0.0.0.0:{guard.http_port}"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(DEPLOY / "healthcheck.py"), env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        str(DEPLOY / "healthcheck.py"),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()
@@ -173,14 +176,14 @@ async def test_each_worker_serves_its_own_metrics(tmp_path: Any) -> None:
     base = adjacent_free_ports()
     config = tmp_path / "guard.toml"
     config.write_text(f"""
-data_dir = "{tmp_path / 'var'}"
+data_dir = "{tmp_path / "var"}"
 [smtp]
 listen = "127.0.0.1:0"
 [http]
 listen = "127.0.0.1:0"
 metrics_listen = "127.0.0.1:{base}"
 [store]
-url = "sqlite:///{tmp_path / 'var' / 'guard.db'}"
+url = "sqlite:///{tmp_path / "var" / "guard.db"}"
 [rules]
 hash_key = "workers-test"
 """)
@@ -188,8 +191,17 @@ hash_key = "workers-test"
     log = tmp_path / "guard.log"
     with log.open("wb") as err:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "guard", "serve", "--workers", "2", "--config", str(config),
-            env=env, stdout=asyncio.subprocess.DEVNULL, stderr=err,
+            sys.executable,
+            "-m",
+            "guard",
+            "serve",
+            "--workers",
+            "2",
+            "--config",
+            str(config),
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=err,
         )
     try:
         deadline = time.monotonic() + 60

@@ -42,8 +42,10 @@ def exported() -> set[str]:
     ("expr", "names"),
     [
         ("up", {"up"}),
-        ('sum by (channel, le) (rate(guard_x_bucket{channel="smtp", i=~"$instance"}[$__rate_interval]))',
-         {"guard_x_bucket"}),
+        (
+            'sum by (channel, le) (rate(guard_x_bucket{channel="smtp", i=~"$instance"}[$__rate_interval]))',
+            {"guard_x_bucket"},
+        ),
         ("histogram_quantile(0.99, sum by (le) (rate(a_bucket[5m]))) > 1", {"a_bucket"}),
         ("max(guard_age_seconds) > 4 * 3600 and on(instance) b offset 5m", {"guard_age_seconds", "b"}),
         ('label_replace(c, "dst", "$1", "src", "(.*)") / ignoring(class) d', {"c", "d"}),
@@ -68,8 +70,11 @@ def test_alerts_use_exported_metrics(exported: set[str]) -> None:
 def test_alerts_cover_what_operations_must_see() -> None:
     text = " ".join(rule["expr"] for rule in alert_rules())
     for needed in (
-        'guard_quarantine_items{status="held"}', "guard_quarantine_oldest_held_age_seconds",
-        "guard_upstream_replies_total", "guard_inspection_errors_total", "guard_smtp_auth_failures_total",
+        'guard_quarantine_items{status="held"}',
+        "guard_quarantine_oldest_held_age_seconds",
+        "guard_upstream_replies_total",
+        "guard_inspection_errors_total",
+        "guard_smtp_auth_failures_total",
     ):
         assert needed in text, needed
 
@@ -152,7 +157,8 @@ def test_initialised_labels_are_bounded_and_complete() -> None:
     assert assert_labels_bounded(metrics) > 200
     values = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
-        for f in metrics.registry.collect() for s in f.samples
+        for f in metrics.registry.collect()
+        for s in f.samples
     }
     # Every combination exists at zero from the start (rates work from the first scrape).
     for channel in Channel:
@@ -170,9 +176,17 @@ def test_initialised_labels_are_bounded_and_complete() -> None:
 
 def test_a_value_passed_as_entity_type_never_becomes_a_label() -> None:
     metrics = Metrics()
-    metrics.count_verdict("smtp", "external", "quarantine", {
-        "CREDIT_CARD": 2, "4111 1111 1111 1111": 1, "jane@example.org": 1, "credit_card": 1,
-    })
+    metrics.count_verdict(
+        "smtp",
+        "external",
+        "quarantine",
+        {
+            "CREDIT_CARD": 2,
+            "4111 1111 1111 1111": 1,
+            "jane@example.org": 1,
+            "credit_card": 1,
+        },
+    )
     assert_labels_bounded(metrics)
     get = metrics.registry.get_sample_value
     assert get("guard_findings_total", {"channel": "smtp", "type": "CREDIT_CARD"}) == 2
@@ -183,8 +197,15 @@ def test_a_value_passed_as_entity_type_never_becomes_a_label() -> None:
 
 @pytest.mark.parametrize(
     ("given", "label"),
-    [("US_SSN", "US_SSN"), ("EMPLOYEE_ID", "EMPLOYEE_ID"), ("4111111111111111", OTHER_TYPE),
-     ("a@b.c", OTHER_TYPE), ("X" * 41, OTHER_TYPE), ("", OTHER_TYPE), ("PASS PORT", OTHER_TYPE)],
+    [
+        ("US_SSN", "US_SSN"),
+        ("EMPLOYEE_ID", "EMPLOYEE_ID"),
+        ("4111111111111111", OTHER_TYPE),
+        ("a@b.c", OTHER_TYPE),
+        ("X" * 41, OTHER_TYPE),
+        ("", OTHER_TYPE),
+        ("PASS PORT", OTHER_TYPE),
+    ],
 )
 def test_entity_label(given: str, label: str) -> None:
     assert entity_label(given) == label

@@ -24,7 +24,12 @@ def promtool(
 ) -> subprocess.CompletedProcess[bytes]:
     assert PROMTOOL is not None
     return subprocess.run(
-        [PROMTOOL, *args], input=stdin, capture_output=True, timeout=120, cwd=cwd, check=False,
+        [PROMTOOL, *args],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        cwd=cwd,
+        check=False,
     )
 
 

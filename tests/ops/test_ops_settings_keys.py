@@ -85,7 +85,8 @@ def test_key_check_knows_real_and_bogus_names() -> None:
 
 
 @pytest.mark.parametrize(
-    "source", [compose_guard_env, dockerfile_env, systemd_env, guard_env_from_k8s],
+    "source",
+    [compose_guard_env, dockerfile_env, systemd_env, guard_env_from_k8s],
     ids=["compose", "dockerfile", "systemd", "k8s-secret"],
 )
 def test_env_names_are_settings_keys(source: Any) -> None:
