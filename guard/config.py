@@ -181,6 +181,15 @@ class RulesSettings(_Section):
     max_scan_chars: int = 20_000_000
 
 
+class ExtractSettings(_Section):
+    """Reading content out of attachments. OCR reads text drawn in images and scanned PDFs."""
+
+    ocr: bool | None = None  # None: on when the `tesseract` binary is found (check-config says which)
+    ocr_timeout_s: float = Field(default=20.0, gt=0)  # per image; a timeout holds the message
+    ocr_max_pixels: int = Field(default=40_000_000, gt=0)  # larger images are UNSCANNABLE (bombs)
+    ocr_min_pixels: int = Field(default=40_000, ge=0)  # smaller ones (logos, icons) are not read
+
+
 class ReviewUser(_Section):
     name: str
     password_hash: str
@@ -227,6 +236,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     rules: RulesSettings = Field(default_factory=RulesSettings)
+    extract: ExtractSettings = Field(default_factory=ExtractSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 

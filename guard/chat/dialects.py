@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit
 
 Path = tuple[str | int, ...]
 
@@ -454,3 +454,20 @@ def dialect_for(fmt: str, upstream: str, payload: Any) -> Dialect:
 def lower_query(query_string: str) -> dict[str, str]:
     """Query parameters with lower-cased names (last one wins), for `wait`/`threadKey` lookups."""
     return {k.lower(): v for k, v in parse_qsl(query_string, keep_blank_values=True)}
+
+
+def request_texts(tail: str, query: str) -> list[str]:
+    """The path tail and query string as the upstream will read them (percent-decoded).
+
+    Both are forwarded to the service, so they are content: a card number in
+    `/hooks/x/4111...` or `?note=...` reaches it as surely as one in `text`.
+    """
+    out: list[str] = []
+    if tail:
+        out.append(unquote(tail, errors="replace"))
+    for part in query.split("&") if query else ():
+        key, _, value = part.partition("=")
+        for piece in (key, value):
+            if piece:
+                out.append(unquote_plus(piece, errors="replace"))
+    return out

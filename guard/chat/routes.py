@@ -150,7 +150,7 @@ class ChatProxy:
         query = forward_query(request.rel_url.raw_query_string)
         dialect = dialects.dialect_for(route.format, route.upstream, parsed.payload)
         try:
-            verdict = await self._inspect(route, dialect, parsed)
+            verdict = await self._inspect(route, dialect, parsed, dialects.request_texts(tail, query))
         except Exception as exc:
             self.services.metrics.inspection_errors.labels("chat").inc()
             return self._fail(route, started, exc, "inspection_failed", "could not be inspected")
@@ -162,7 +162,7 @@ class ChatProxy:
             return await self._forward(route, verdict, tail, query, body, request, started)
         if action is Action.REDACT:
             try:
-                body = self._redacted_body(parsed, dialect)
+                body = self._redacted_body(parsed, dialect, dialects.request_texts(tail, query))
             except Exception as exc:
                 return self._fail(route, started, exc, "redaction_failed", "could not be redacted", verdict)
             return await self._forward(route, verdict, tail, query, body, request, started)
@@ -173,8 +173,10 @@ class ChatProxy:
         self._log(route, "blocked", started, verdict=verdict, status=reply.status)
         return to_response(reply)
 
-    async def _inspect(self, route: ChatRoute, dialect: Dialect, parsed: Parsed) -> Verdict:
-        texts = dialect.texts(parsed.payload) + [v for _, v in parsed.form_fields if v]
+    async def _inspect(
+        self, route: ChatRoute, dialect: Dialect, parsed: Parsed, request_texts: list[str]
+    ) -> Verdict:
+        texts = dialect.texts(parsed.payload) + [v for _, v in parsed.form_fields if v] + request_texts
         message = OutboundMessage(
             channel=Channel.CHAT,
             text="\n".join(texts),
@@ -187,12 +189,14 @@ class ChatProxy:
             return await asyncio.to_thread(inspector.inspect, message)
         return inspector.inspect(message)
 
-    def _redacted_body(self, parsed: Parsed, dialect: Dialect) -> bytes:
-        """Masked payload in its original shape; refuses if anything sensitive survived masking."""
+    def _redacted_body(self, parsed: Parsed, dialect: Dialect, request_texts: list[str]) -> bytes:
+        """Masked payload in its original shape; refuses if anything sensitive survived masking
+        (the path tail and query are forwarded as given, so a value there cannot be masked)."""
         inspector = self.services.inspector
         payload = inspector.redact_json(parsed.payload)
         fields = tuple((k, inspector.redact_json(v)) for k, v in parsed.form_fields)
-        leftover = inspector.scan_text("\n".join(dialect.texts(payload) + [v for _, v in fields if v]))
+        texts = dialect.texts(payload) + [v for _, v in fields if v] + request_texts
+        leftover = inspector.scan_text("\n".join(texts))
         if leftover:  # e.g. a card number sent as a JSON number, which string masking cannot reach
             raise ValueError("redaction left findings in the payload")
         return parsed.encode(payload, fields)
