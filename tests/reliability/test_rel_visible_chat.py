@@ -63,7 +63,13 @@ class Row:
 
 
 ROWS: list[Row] = [
-    Row("route path and query", "path-tail", "slack", lambda g: {"text": "ok"}, tail=lambda g: "/" + "".join(g)),
+    Row(
+        "route path and query",
+        "path-tail",
+        "slack",
+        lambda g: {"text": "ok"},
+        tail=lambda g: "/" + "".join(g),
+    ),
     Row(
         "route path and query",
         "path-tail-spaced",
@@ -71,7 +77,13 @@ ROWS: list[Row] = [
         lambda g: {"content": "ok"},
         tail=lambda g: "/x/" + "%20".join(g),
     ),
-    Row("route path and query", "query-value", "slack", lambda g: {"text": "ok"}, query=lambda g: "note=" + "+".join(g)),
+    Row(
+        "route path and query",
+        "query-value",
+        "slack",
+        lambda g: {"text": "ok"},
+        query=lambda g: "note=" + "+".join(g),
+    ),
     Row(
         "route path and query",
         "query-key",
