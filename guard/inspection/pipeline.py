@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import copy
-import email
-import email.policy
-import os
 import re
-import secrets
 import time
 from bisect import bisect_right
 from collections.abc import Sequence
-from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 from guard.config import Settings
 from guard.errors import InspectionError
+from guard.inspection import redact
 from guard.inspection.audience import AudienceClassifier
 from guard.inspection.detect import Candidate, DetectionEngine
 from guard.inspection.extract import Extractor, Limits, decoded_segments
-from guard.inspection.mask import preview, redaction, value_hash
+from guard.inspection.loader import load_components
+from guard.inspection.mask import preview, value_hash
 from guard.inspection.normalise import ascii_variant, normalise
-from guard.inspection.person import person_candidates
 from guard.inspection.policy import Policy
-from guard.inspection.rules import load_detectors, shipped_rules_dir
 from guard.model import (
     Action,
     Audience,
@@ -37,26 +30,7 @@ from guard.model import (
     Verdict,
 )
 
-CUSTOM_ENGINES = {"person_names": person_candidates}
 _NON_ALNUM = re.compile(r"[\W_]+")
-
-
-def _hash_key(settings: Settings, persist: bool = True) -> bytes:
-    """The key for finding hashes: from config, else generated once under data_dir
-    (`persist=False`, for offline scans: an existing key file or a key for this run only)."""
-    if settings.rules.hash_key:
-        return settings.rules.hash_key.encode()
-    path = settings.data_path / "hash.key"
-    if path.exists():
-        return path.read_bytes().strip()
-    if not persist:
-        return secrets.token_hex(32).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-    return key
 
 
 def _compact(entity_type: str, value: str) -> str:
@@ -92,20 +66,8 @@ class Inspector:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, persist_key: bool = True) -> Inspector:
-        shipped = shipped_rules_dir()
-        paths = [Path(p) for p in settings.rules.paths] or [shipped]
-        local = Path(settings.rules.local_dir) if settings.rules.local_dir else None
-        detectors = load_detectors(paths, local)
-        policy_path = Path(settings.rules.policy) if settings.rules.policy else shipped / "policy.yaml"
-        policy = Policy.load(policy_path)
-        limits = Limits(max_chars=settings.rules.max_scan_chars)
-        inspector = cls(
-            DetectionEngine(detectors, CUSTOM_ENGINES),
-            policy,
-            AudienceClassifier(settings.org.internal_domains),
-            _hash_key(settings, persist_key),
-            limits,
-        )
+        c = load_components(settings, persist_key=persist_key)
+        inspector = cls(c.engine, c.policy, c.audience, c.hash_key, c.limits)
         inspector.scan_text(_WARM_UP)  # load name lists and regex caches now, not on the first message
         return inspector
 
@@ -260,87 +222,21 @@ class Inspector:
     def decide(self, findings: Sequence[Finding], audience: Audience) -> Decision:
         return self.policy.decide(list(findings), audience)
 
-    # -- redaction ----------------------------------------------------------------------------------
+    # -- redaction (pure functions in redact.py) ----------------------------------------------------
     def redact_text(self, text: str, findings: Sequence[Finding] | None = None) -> str:
         """`text` with every finding's span replaced by a placeholder naming the type."""
-        if findings is None:
-            findings = self.scan_text(text)
-        out = []
-        last = 0
-        for f in sorted(findings, key=lambda f: f.start):
-            if f.start < last or f.end <= f.start:
-                continue
-            out.append(text[last : f.start])
-            out.append(redaction(f.type))
-            last = f.end
-        out.append(text[last:])
-        return "".join(out)
+        return redact.redact_text(text, self.scan_text(text) if findings is None else findings)
 
-    def redact_json(self, payload: Any, _depth: int = 0) -> Any:
+    def redact_json(self, payload: Any) -> Any:
         """Every string value in a JSON value redacted (keys are kept)."""
-        if _depth > 100:
-            raise InspectionError("JSON nested too deeply to redact")
-        if isinstance(payload, str):
-            return self.redact_text(payload)
-        if isinstance(payload, list):
-            return [self.redact_json(v, _depth + 1) for v in payload]
-        if isinstance(payload, dict):
-            return {k: self.redact_json(v, _depth + 1) for k, v in payload.items()}
-        return payload
+        return redact.redact_json(payload, self.scan_text)
 
     def redact_message(self, raw: bytes) -> bytes:
-        """The message with every text part and the Subject redacted; attachments that carry
-        findings are replaced by a short notice. Headers other than Subject are kept."""
-        msg = email.message_from_bytes(raw, policy=email.policy.default)
-        if not isinstance(msg, EmailMessage):  # pragma: no cover - policy.default always gives EmailMessage
-            raise InspectionError("cannot redact this message")
-        subject = msg.get("Subject")
-        if subject:
-            red = self.redact_text(str(subject))
-            if red != str(subject):
-                del msg["Subject"]
-                msg["Subject"] = red
-        self._redact_part(msg, 0)
-        return msg.as_bytes(policy=email.policy.SMTP)
+        """The message with every text part and the Subject redacted (see `redact.redact_message`)."""
+        return redact.redact_message(raw, self.scan_text, self._has_findings)
 
-    def _redact_part(self, part: EmailMessage, depth: int) -> None:
-        if depth > 20:
-            raise InspectionError("message nested too deeply to redact")
-        if part.is_multipart():
-            for child in part.iter_parts():
-                self._redact_part(child, depth + 1)  # type: ignore[arg-type]
-            return
-        ctype = part.get_content_type()
-        if ctype == "message/rfc822":
-            inner = part.get_payload()
-            if isinstance(inner, list) and inner and isinstance(inner[0], EmailMessage):
-                self._redact_part(inner[0], depth + 1)
-            return
-        if not self._part_findings(part):
-            return
-        filename = part.get_filename()
-        if part.get_content_maintype() == "text" and not filename:
-            try:
-                content = part.get_content()
-            except Exception:
-                payload = part.get_payload(decode=True)
-                content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-            subtype = part.get_content_subtype()
-            part.set_content(self.redact_text(content), subtype=subtype, charset="utf-8")
-            if not self._part_findings(part):
-                return
-            # Something is still visible once the markup is rendered (digits split by tags): drop the part.
-        notice = (
-            f"The {'attachment ' + filename if filename else 'content'} was removed by Outbound Guard "
-            "because it contains sensitive data."
-        )
-        part.set_content(notice, subtype="plain", charset="utf-8")
-        if filename:
-            part.add_header("Content-Disposition", "attachment", filename=f"{filename}.removed.txt")
-
-    def _part_findings(self, part: EmailMessage) -> bool:
-        single = OutboundMessage(channel=Channel.API, raw=copy.copy(part).as_bytes())
-        return bool(self.inspect(single).findings)
+    def _has_findings(self, raw_part: bytes) -> bool:
+        return bool(self.inspect(OutboundMessage(channel=Channel.API, raw=raw_part)).findings)
 
 
 __all__ = ["Action", "Inspector"]
