@@ -144,6 +144,7 @@ class Decision:
     rows: tuple[str, ...]  # ids of the policy rows that hit, in table order
     explanation: str  # for the sender: what was found, which rule, what to do instead
     advice: str = ""
+    redact: tuple[str, ...] = ()  # the types a REDACT decision masks (the deciding row's `redact`)
 
 
 @dataclass(frozen=True, slots=True)

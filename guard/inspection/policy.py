@@ -36,6 +36,8 @@ class Row(_Model):
     description: str = ""
     when: When = Field(default_factory=When)
     action: Action
+    # The types a `redact` row masks; by default the types it names (or finds, by category).
+    redact: list[str] | None = None
 
 
 class PolicyFile(_Model):
@@ -60,6 +62,19 @@ class _Counts:
             if typ not in types:
                 out[cat] = out.get(cat, 0) + n
         return out
+
+
+def redact_types(row: Row, findings: list[Finding]) -> tuple[str, ...]:
+    """What a row masks: its `redact` list, else the found types its conditions name (by type or
+    category), else (a row without conditions) every found type. A date-of-birth row masks dates
+    of birth, not the names and phones next to them."""
+    if row.redact is not None:
+        return tuple(sorted(set(row.redact)))
+    w = row.when
+    if not (w.types or w.categories):
+        return tuple(sorted({f.type for f in findings}))
+    named = set(w.types) | {f.type for f in findings if f.category in w.categories}
+    return tuple(sorted(named))
 
 
 class Policy:
@@ -120,7 +135,7 @@ class Policy:
         explanation, advice = self._explain(decisive, findings, audience)
         # A catch-all row (no conditions) holds for everything: list it only when it decided.
         rows = (decisive.id, *(r.id for r in hits[1:] if r.when != When()))
-        return Decision(decisive.action, rows, explanation, advice)
+        return Decision(decisive.action, rows, explanation, advice, redact_types(decisive, findings))
 
     def _explain(self, row: Row, findings: list[Finding], audience: Audience) -> tuple[str, str]:
         counts = Counter(f.type for f in findings)
