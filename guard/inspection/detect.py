@@ -16,10 +16,9 @@ from typing import Any
 
 import re2
 
-from guard.inspection.refine import REFINERS
+from guard.inspection.registry import ENGINES, REFINERS, REGEX_ENGINE, VALIDATORS, load_builtins
 from guard.inspection.rules import Detector, re2_options
 from guard.inspection.tables import TableContext
-from guard.inspection.validators import REGISTRY as VALIDATORS
 
 
 @dataclass(slots=True)
@@ -70,6 +69,7 @@ class CompiledDetector:
         self.patterns = [
             (re2.compile(src, re2_options()), p) for src, p in zip(self.sources, det.patterns, strict=True)
         ]
+        load_builtins()
         self.validator = VALIDATORS[det.validator] if det.validator else None
         self.refiner = REFINERS[det.refiner]
         self.context = _words_regex(det.context.words)
@@ -319,10 +319,12 @@ class DetectionEngine:
     only those are then run to find their spans.
     """
 
-    def __init__(self, detectors: list[Detector], custom_engines: dict[str, Any]) -> None:
+    def __init__(self, detectors: list[Detector], custom_engines: dict[str, Any] | None = None) -> None:
+        load_builtins()
+        engines = ENGINES if custom_engines is None else custom_engines
         self.detectors: list[CompiledDetector] = []
         for det in detectors:
-            custom = custom_engines.get(det.engine) if det.engine != "regex" else None
+            custom = engines.get(det.engine) if det.engine != REGEX_ENGINE else None
             self.detectors.append(CompiledDetector(det, custom))
         self._index: list[tuple[int, int]] = []  # set index -> (detector index, pattern index)
         self._set: Any = None

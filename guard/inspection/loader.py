@@ -11,11 +11,8 @@ from guard.config import Settings
 from guard.inspection.audience import AudienceClassifier
 from guard.inspection.detect import DetectionEngine
 from guard.inspection.extract import Limits
-from guard.inspection.person import person_candidates
 from guard.inspection.policy import Policy
 from guard.inspection.rules import load_detectors, shipped_rules_dir
-
-CUSTOM_ENGINES = {"person_names": person_candidates}
 
 
 @dataclass(frozen=True)
@@ -54,13 +51,14 @@ def load_components(settings: Settings, *, persist_key: bool = True) -> Componen
     local = Path(settings.rules.local_dir) if settings.rules.local_dir else None
     detectors = load_detectors(paths, local)
     policy_path = Path(settings.rules.policy) if settings.rules.policy else shipped / "policy.yaml"
+    local_policy = local / "policy.yaml" if local is not None else None
     return Components(
-        engine=DetectionEngine(detectors, CUSTOM_ENGINES),
-        policy=Policy.load(policy_path),
+        engine=DetectionEngine(detectors),  # engines come from guard.inspection.registry
+        policy=Policy.load(policy_path, local_policy if local_policy and local_policy.exists() else None),
         audience=AudienceClassifier(settings.org.internal_domains),
         hash_key=hash_key(settings, persist_key),
         limits=Limits(max_chars=settings.rules.max_scan_chars),
     )
 
 
-__all__ = ["CUSTOM_ENGINES", "Components", "hash_key", "load_components"]
+__all__ = ["Components", "hash_key", "load_components"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 
 _NON_ALNUM = re.compile(r"[\W_]+")
 
@@ -29,33 +30,73 @@ def _keep_last(value: str, n: int) -> str:
     return "".join(out)
 
 
-def preview(entity_type: str, text: str) -> str:
-    """A masked preview of the matched text that is useless to a thief and useful to a reviewer."""
-    compact = _NON_ALNUM.sub("", text)
-    if entity_type == "CREDIT_CARD":
-        return "**** **** **** " + compact[-4:] if len(compact) >= 12 else "****"
-    if entity_type in ("US_SSN",):
-        return "***-**-" + compact[-4:] if len(compact) == 9 else "***"
-    if entity_type == "IBAN":
-        return compact[:2].upper() + "** **** " + compact[-4:] if len(compact) > 8 else "****"
-    if entity_type in ("US_BANK_ACCOUNT", "ABA_ROUTING", "PASSPORT"):
-        return "*" * max(len(compact) - 2, 3) + compact[-2:]
-    if entity_type == "API_KEY":
-        if text.startswith("-----BEGIN"):
-            return text.split("-----")[1].strip()[:40] + " [redacted]"
-        return (compact[:4] + "…[redacted]") if len(compact) > 12 else "[redacted]"
-    if entity_type == "EMAIL":
-        local, _, domain = text.partition("@")
-        return (local[:1] + "***@" + domain) if domain else "***"
-    if entity_type == "PHONE":
-        return _keep_last(text, 2)
-    if entity_type == "DATE_OF_BIRTH":
-        return "**/**/****"
-    if entity_type == "PERSON":
-        return " ".join(p[:1] + "." for p in text.split() if p)
-    if entity_type == "ADDRESS":
-        return "[address]"
-    return "[redacted]"
+def _card(text: str, compact: str) -> str:
+    return "**** **** **** " + compact[-4:] if len(compact) >= 12 else "****"
+
+
+def _ssn(text: str, compact: str) -> str:
+    return "***-**-" + compact[-4:] if len(compact) == 9 else "***"
+
+
+def _iban(text: str, compact: str) -> str:
+    return compact[:2].upper() + "** **** " + compact[-4:] if len(compact) > 8 else "****"
+
+
+def _last2(text: str, compact: str) -> str:
+    return "*" * max(len(compact) - 2, 3) + compact[-2:]
+
+
+def _secret(text: str, compact: str) -> str:
+    if text.startswith("-----BEGIN"):
+        return text.split("-----")[1].strip()[:40] + " [redacted]"
+    return (compact[:4] + "…[redacted]") if len(compact) > 12 else "[redacted]"
+
+
+def _email(text: str, compact: str) -> str:
+    local, _, domain = text.partition("@")
+    return (local[:1] + "***@" + domain) if domain else "***"
+
+
+def _initials(text: str, compact: str) -> str:
+    return " ".join(p[:1] + "." for p in text.split() if p)
+
+
+#: Mask styles a detector may name in its `mask:` field.
+MASKS: dict[str, Callable[[str, str], str]] = {
+    "card": _card,
+    "ssn": _ssn,
+    "iban": _iban,
+    "last2": _last2,
+    "secret": _secret,
+    "email": _email,
+    "phone": lambda text, compact: _keep_last(text, 2),
+    "date": lambda text, compact: "**/**/****",
+    "initials": _initials,
+    "address": lambda text, compact: "[address]",
+    "redacted": lambda text, compact: "[redacted]",
+}
+#: The style used when a detector names none.
+TYPE_MASKS: dict[str, str] = {
+    "CREDIT_CARD": "card",
+    "US_SSN": "ssn",
+    "IBAN": "iban",
+    "US_BANK_ACCOUNT": "last2",
+    "ABA_ROUTING": "last2",
+    "PASSPORT": "last2",
+    "API_KEY": "secret",
+    "EMAIL": "email",
+    "PHONE": "phone",
+    "DATE_OF_BIRTH": "date",
+    "PERSON": "initials",
+    "ADDRESS": "address",
+}
+
+
+def preview(entity_type: str, text: str, mask: str | None = None) -> str:
+    """A masked preview of the matched text that is useless to a thief and useful to a reviewer.
+    `mask` names a style in `MASKS` (a detector's `mask:` field); by default the type's style."""
+    style = MASKS[mask or TYPE_MASKS.get(entity_type, "redacted")]
+    return style(text, _NON_ALNUM.sub("", text))
 
 
 def redaction(entity_type: str) -> str:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import re2
 
+from guard.inspection.registry import engine
+
 if TYPE_CHECKING:
     from guard.inspection.detect import Candidate, CompiledDetector
     from guard.inspection.tables import TableContext
@@ -117,6 +119,7 @@ def _fold(word: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(c))
 
 
+@engine("person_names")
 def person_candidates(cd: CompiledDetector, text: str, low: str, tables: TableContext) -> Iterator[Candidate]:
     from guard.inspection.detect import Candidate
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from guard.config import Settings
@@ -18,6 +18,7 @@ from guard.inspection.loader import load_components
 from guard.inspection.mask import preview, value_hash
 from guard.inspection.normalise import ascii_variant, normalise
 from guard.inspection.policy import Policy
+from guard.inspection.severity import Severity, severity, severity_levels
 from guard.model import (
     Action,
     Audience,
@@ -63,6 +64,11 @@ class Inspector:
         self.audience = audience
         self.hash_key = hash_key
         self.extractor = Extractor(limits)
+        self.severities = severity_levels(policy.severity, (cd.det for cd in engine.detectors))
+
+    def severity(self, types: Iterable[str]) -> Severity:
+        """The level of a held item with findings of `types` (see guard.inspection.severity)."""
+        return severity(types, self.severities)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, persist_key: bool = True) -> Inspector:
@@ -124,7 +130,7 @@ class Inspector:
             end=e,
             score=c.score,
             detector=det.id,
-            preview=preview(det.type, c.value if det.type != "API_KEY" else text[s:e]),
+            preview=preview(det.type, c.value if det.type != "API_KEY" else text[s:e], det.mask),
             value_hash=value_hash(self.hash_key, det.type, _compact(det.type, c.value)),
             segment=segment,
             explanation=tuple(c.explanation),

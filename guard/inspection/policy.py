@@ -2,13 +2,22 @@
 
 The first row whose conditions all hold decides; the verdict lists every row that held,
 the decisive one first, so "why?" has an answer.
+
+A local override file (`<rules.local_dir>/policy.yaml`) is merged over the shipped table, so the
+shipped file is never edited (as rspamd's `local.d`). The merge rule:
+- a row whose `id` is in the shipped table replaces that row where it stands;
+- `{id: ROW, enabled: false}` turns a row off (`enabled: true` turns it back on);
+- a row with a new id is inserted before `before: ROW` when given, else just before the
+  shipped table's final catch-all row (`when: {}`), else at the end;
+- `labels`, `advice` and `severity` entries replace the shipped entry of the same key.
+Both files are validated: unknown keys and versions are refused, naming the file and the row.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -17,6 +26,9 @@ from guard.errors import RuleError
 from guard.model import Action, Audience, Decision, Finding
 
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
+POLICY_VERSIONS = (1,)
+Severity = Literal["low", "medium", "high"]
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class _Model(BaseModel):
@@ -38,6 +50,21 @@ class Row(_Model):
     action: Action
     # The types a `redact` row masks; by default the types it names (or finds, by category).
     redact: list[str] | None = None
+    enabled: bool = True
+    advice: str | None = None  # a key of the `advice` table, said before the advice per type
+
+
+class LocalRow(Row):
+    """A row of the local override file: may say where a new row goes."""
+
+    before: str | None = None
+
+
+class RowSwitch(_Model):
+    """`{id: ROW, enabled: false}` in the local file: a shipped row turned off (or on)."""
+
+    id: str
+    enabled: bool
 
 
 class PolicyFile(_Model):
@@ -45,6 +72,100 @@ class PolicyFile(_Model):
     rows: list[Row]
     labels: dict[str, str] = Field(default_factory=dict)
     advice: dict[str, str] = Field(default_factory=dict)
+    # Level of a held item by the types found in it (a detector may set its own); unlisted: medium.
+    severity: dict[str, Severity] = Field(default_factory=dict)
+
+
+class LocalPolicyFile(_Model):
+    version: int = 1
+    rows: list[LocalRow | RowSwitch] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    advice: dict[str, str] = Field(default_factory=dict)
+    severity: dict[str, Severity] = Field(default_factory=dict)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
+    except (OSError, yaml.YAMLError) as exc:
+        raise RuleError(f"{path}: cannot read policy: {exc}") from None
+    if not isinstance(data, dict):
+        raise RuleError(f"{path}: expected a mapping with 'rows'")
+    version = data.get("version", 1)
+    if type(version) is not int or version not in POLICY_VERSIONS:
+        raise RuleError(
+            f"{path}: version: unknown version {version!r} (this guard reads version "
+            f"{', '.join(map(str, POLICY_VERSIONS))})"
+        )
+    return data
+
+
+def _validate(model: type[_M], data: dict[str, Any], path: Path) -> _M:
+    """`data` as `model`, or a RuleError naming the file, the row id and the key."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        rows = data.get("rows")
+        parts = []
+        for e in exc.errors():
+            loc = list(e["loc"])
+            where = ".".join(str(p) for p in loc)
+            if len(loc) > 1 and loc[0] == "rows" and isinstance(loc[1], int) and isinstance(rows, list):
+                row = rows[loc[1]] if loc[1] < len(rows) else None
+                rest = [p for p in loc[2:] if p not in ("LocalRow", "RowSwitch")]
+                if isinstance(row, dict) and "id" in row:
+                    where = f"row {row['id']}: " + ".".join(str(p) for p in rest)
+            msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+            parts.append(f"{where}: {msg}")
+        raise RuleError(f"{path}: " + "; ".join(dict.fromkeys(parts))) from None
+
+
+def _merge(spec: PolicyFile, local: LocalPolicyFile, path: Path) -> PolicyFile:
+    """The shipped table with the local file's rows, labels, advice and levels merged over it."""
+    rows = list(spec.rows)
+    for lrow in local.rows:
+        at = next((i for i, r in enumerate(rows) if r.id == lrow.id), None)
+        if isinstance(lrow, RowSwitch):
+            if at is None:
+                raise RuleError(f"{path}: row {lrow.id}: no such row to turn off or on")
+            rows[at] = rows[at].model_copy(update={"enabled": lrow.enabled})
+            continue
+        row = Row.model_validate(lrow.model_dump(exclude={"before"}))
+        if at is not None:
+            rows[at] = row
+        elif lrow.before is not None:
+            pos = next((i for i, r in enumerate(rows) if r.id == lrow.before), None)
+            if pos is None:
+                raise RuleError(f"{path}: row {lrow.id}: before: no row {lrow.before!r}")
+            rows.insert(pos, row)
+        elif rows and rows[-1].when == When():
+            rows.insert(len(rows) - 1, row)
+        else:
+            rows.append(row)
+    return PolicyFile(
+        version=spec.version,
+        rows=rows,
+        labels={**spec.labels, **local.labels},
+        advice={**spec.advice, **local.advice},
+        severity={**spec.severity, **local.severity},
+    )
+
+
+def load_policy_file(path: Path, local: Path | None = None) -> PolicyFile:
+    """The policy file at `path`, validated, with the local override file merged over it."""
+    spec = _validate(PolicyFile, _read(path), path)
+    where = path
+    if local is not None:
+        spec = _merge(spec, _validate(LocalPolicyFile, _read(local), local), local)
+        where = local
+    ids = [r.id for r in spec.rows]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise RuleError(f"{where}: duplicate policy row ids: {', '.join(dupes)}")
+    for row in spec.rows:
+        if row.advice is not None and row.advice not in spec.advice:
+            raise RuleError(f"{where}: row {row.id}: advice: {row.advice!r} is not in the advice table")
+    return spec
 
 
 class _Counts:
@@ -81,38 +202,17 @@ class Policy:
     """The decision table. `decide()` is pure: findings and audience in, Decision out."""
 
     def __init__(self, spec: PolicyFile) -> None:
-        self.rows = spec.rows
+        self.rows = [r for r in spec.rows if r.enabled]
         self.labels = spec.labels
         self.advice = spec.advice
+        self.severity: dict[str, Severity] = dict(spec.severity)
         if not self.rows:
             raise RuleError("policy has no rows")
 
     @classmethod
-    def load(cls, path: Path) -> Policy:
-        try:
-            data: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
-        except (OSError, yaml.YAMLError) as exc:
-            raise RuleError(f"{path}: cannot read policy: {exc}") from None
-        try:
-            spec = PolicyFile.model_validate(data)
-        except ValidationError as exc:
-            rows = data.get("rows") if isinstance(data, dict) else None
-            parts = []
-            for e in exc.errors():
-                loc = list(e["loc"])
-                where = ".".join(str(p) for p in loc)
-                if len(loc) > 1 and loc[0] == "rows" and isinstance(loc[1], int) and isinstance(rows, list):
-                    row = rows[loc[1]] if loc[1] < len(rows) else None
-                    if isinstance(row, dict) and "id" in row:
-                        where = f"row {row['id']}: " + ".".join(str(p) for p in loc[2:])
-                msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
-                parts.append(f"{where}: {msg}")
-            raise RuleError(f"{path}: " + "; ".join(parts)) from None
-        ids = [r.id for r in spec.rows]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise RuleError(f"{path}: duplicate policy row ids: {', '.join(dupes)}")
-        return cls(spec)
+    def load(cls, path: Path, local: Path | None = None) -> Policy:
+        """The table at `path`, with the local override file (if given) merged over it."""
+        return cls(load_policy_file(path, local))
 
     def _holds(self, row: Row, audience: Audience, counts: _Counts, lookalike: bool) -> bool:
         w = row.when
@@ -153,8 +253,8 @@ class Policy:
         if row.action is Action.ALLOW:
             return f"{lead} (policy row {row.id}).", ""
         advice_parts = []
-        if row.id.endswith("bulk-records") or row.id.endswith("bulk-contacts"):
-            advice_parts.append(self.advice.get("BULK", ""))
+        if row.advice is not None:
+            advice_parts.append(self.advice[row.advice])
         for t in relevant:
             if t in self.advice and self.advice[t] not in advice_parts:
                 advice_parts.append(self.advice[t])

@@ -11,19 +11,20 @@ import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from guard.inspection.registry import REFINERS, Refiner, Span, refiner
 from guard.inspection.validators import iban_length
 
 if TYPE_CHECKING:
     from guard.inspection.rules import Detector
 
-Span = tuple[int, int, str]
-Refiner = Callable[[str, int, int, "Detector", Callable[[str], bool] | None], Iterator[Span]]
+__all__ = ["REFINERS", "Refiner", "Span"]
 
 
 def _compact(value: str) -> str:
     return "".join(c for c in value if c.isalnum()).upper()
 
 
+@refiner("none")
 def none(text: str, s: int, e: int, det: Detector, validate: Callable[[str], bool] | None) -> Iterator[Span]:
     yield s, e, text[s:e]
 
@@ -31,6 +32,7 @@ def none(text: str, s: int, e: int, det: Detector, validate: Callable[[str], boo
 _DIGIT_RUN = re.compile(r"\d+")
 
 
+@refiner("digit_groups")
 def digit_groups(
     text: str, s: int, e: int, det: Detector, validate: Callable[[str], bool] | None
 ) -> Iterator[Span]:
@@ -65,6 +67,7 @@ def digit_groups(
             a += 1
 
 
+@refiner("iban")
 def iban(text: str, s: int, e: int, det: Detector, validate: Callable[[str], bool] | None) -> Iterator[Span]:
     positions = [i for i in range(s, e) if text[i].isalnum()]
     if len(positions) < 15:
@@ -79,6 +82,3 @@ def iban(text: str, s: int, e: int, det: Detector, validate: Callable[[str], boo
         return
     value = "".join(text[p] for p in positions[:length]).upper()
     yield s, last + 1, value
-
-
-REFINERS: dict[str, Refiner] = {"none": none, "digit_groups": digit_groups, "iban": iban}

@@ -1,8 +1,10 @@
 """Rule packs: detector records in YAML, validated by pydantic, loaded once at start.
 
-A pack is `{version: 1, macros: {NAME: regex}, detectors: [...]}`. Later packs (the local
-override folder) may replace a shipped detector by id, or disable it with `enabled: false`.
-A bad file stops start-up with a `RuleError` naming the file and the rule id.
+A pack is `{version: 1, macros: {NAME: regex}, detectors: [...]}`; any other top-level key or
+version is refused. Later packs (the local override folder) may replace a shipped detector by
+id, or disable it with `enabled: false`. A detector names its validator, refiner and engine from
+`guard.inspection.registry`, and may set its finding's `severity` and preview `mask` style.
+A bad file stops start-up with a `RuleError` naming the file, the rule id and the key.
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from guard.errors import RuleError
-from guard.inspection.validators import REGISTRY as VALIDATORS
+from guard.inspection.mask import MASKS
+from guard.inspection.registry import ENGINES, REFINERS, REGEX_ENGINE, VALIDATORS, check_name
+
+PACK_VERSIONS = (1,)
+Severity = Literal["low", "medium", "high"]
 
 SHIPPED_RULES = Path(__file__).resolve().parent.parent.parent / "rules"
 
@@ -71,9 +77,9 @@ class Detector(_Model):
     category: Literal["pci", "pii", "bank", "identity", "credential", "contact", "other"]
     description: str = ""
     enabled: bool = True
-    engine: Literal["regex", "person_names"] = "regex"
+    engine: str = REGEX_ENGINE  # or a registered engine, e.g. person_names
     patterns: list[Pattern] = Field(default_factory=list)
-    refiner: Literal["none", "digit_groups", "iban"] = "none"
+    refiner: str = "none"  # a registered refiner: none, digit_groups, iban, ...
     min_digits: int = 0
     max_digits: int = 0
     validator: str | None = None
@@ -85,12 +91,29 @@ class Detector(_Model):
     threshold: float = 0.5
     boundary: Literal["none", "alnum", "word", "numeric"] = "alnum"
     case_insensitive: bool = False
+    severity: Severity | None = None  # of a held item with this finding (None: the policy's per-type level)
+    mask: str | None = None  # preview style from guard.inspection.mask.MASKS (None: the type's style)
 
     @field_validator("validator")
     @classmethod
     def _known_validator(cls, value: str | None) -> str | None:
-        if value is not None and value not in VALIDATORS:
-            raise ValueError(f"unknown validator {value!r}; known: {', '.join(sorted(VALIDATORS))}")
+        return None if value is None else check_name(VALIDATORS, "validator", value)
+
+    @field_validator("refiner")
+    @classmethod
+    def _known_refiner(cls, value: str) -> str:
+        return check_name(REFINERS, "refiner", value)
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        return check_name(ENGINES, "engine", value, extra=(REGEX_ENGINE,))
+
+    @field_validator("mask")
+    @classmethod
+    def _known_mask(cls, value: str | None) -> str | None:
+        if value is not None and value not in MASKS:
+            raise ValueError(f"unknown mask {value!r}; known: {', '.join(sorted(MASKS))}")
         return value
 
     @field_validator("score", "validated_score", "threshold")
@@ -136,6 +159,19 @@ def _load_file(path: Path, macros: dict[str, str]) -> list[Detector]:
         return []
     if not isinstance(data, dict) or ("detectors" not in data and "macros" not in data):
         raise RuleError(f"{path}: expected a mapping with 'detectors'")
+    unknown = sorted(str(k) for k in data if k not in Pack.model_fields)
+    if unknown:
+        raise RuleError(
+            f"{path}: {', '.join(unknown)}: unknown key (a pack has {', '.join(Pack.model_fields)})"
+        )
+    version = data.get("version", 1)
+    if type(version) is not int or version not in PACK_VERSIONS:
+        raise RuleError(
+            f"{path}: version: unknown version {version!r} (this guard reads version "
+            f"{', '.join(map(str, PACK_VERSIONS))})"
+        )
+    if not isinstance(data.get("macros") or {}, dict):
+        raise RuleError(f"{path}: macros: must be a mapping of NAME: regex")
     raw_detectors = data.get("detectors") or []
     if not isinstance(raw_detectors, list):
         raise RuleError(f"{path}: 'detectors' must be a list")

@@ -1,7 +1,8 @@
 """Validators: checksums and structural rules that turn a weak pattern match into a certain one.
 
 Rule files name them; each takes the compact value (separators removed, upper-cased) and
-returns True when the value is plausible. Register new ones with `@validator("name")`.
+returns True when the value is plausible. Register new ones with `@validator("name")` (the one
+registry of named parts is `guard.inspection.registry`; `REGISTRY` here is its validator table).
 """
 
 from __future__ import annotations
@@ -10,22 +11,15 @@ import datetime as _dt
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
 from functools import lru_cache
 
 from stdnum import iban as _iban
 from stdnum.exceptions import ValidationError as _StdnumError
 
-Validator = Callable[[str], bool]
-REGISTRY: dict[str, Validator] = {}
+from guard.inspection.registry import VALIDATORS as REGISTRY
+from guard.inspection.registry import Validator, validator
 
-
-def validator(name: str) -> Callable[[Validator], Validator]:
-    def register(fn: Validator) -> Validator:
-        REGISTRY[name] = fn
-        return fn
-
-    return register
+__all__ = ["REGISTRY", "Validator", "validator"]
 
 
 _NON_DIGIT = re.compile(r"\D+")
