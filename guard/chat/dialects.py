@@ -8,6 +8,13 @@ A dialect answers three questions for one service:
   * `held(ctx)`       how "yes" looks, for routes that hide a quarantine behind the service's
     own success reply.
 Replies are plain `Reply` values; routes.py turns them into HTTP responses.
+
+Markup inside a text (Slack mrkdwn `*b*`/`_i_`/`~s~`, code spans, `<url|label>` links, Discord
+`||spoilers||` and `[label](url)` links, `:emoji:` shortcodes) is read the way a person sees it
+by the second reading of guard/inspection/normalise.py, with offsets back to the field as sent;
+the dialect's part is structure: which fields show, in which order, and what is one line
+(Slack rich_text sections). Every other string is inspected too, and so are the route's path
+tail and query string (`request_texts`): all of it reaches the service.
 """
 
 from __future__ import annotations
@@ -51,6 +58,19 @@ STRUCTURAL_KEYS = frozenset(
     }
 )
 
+#: Slack rich_text containers whose `elements` are inline (one line on screen).
+_RICH_SECTIONS = frozenset({"rich_text_section", "rich_text_preformatted", "rich_text_quote"})
+#: How each inline element shows: the first of its keys present, formatted.
+_INLINE: dict[str, tuple[tuple[str, str], ...]] = {
+    "text": (("text", "{}"),),
+    "emoji": (("name", ":{}:"),),
+    "link": (("text", "{}"), ("url", "{}")),
+    "user": (("user_id", "@{}"),),
+    "usergroup": (("usergroup_id", "@{}"),),
+    "channel": (("channel_id", "#{}"),),
+    "broadcast": (("range", "@{}"),),
+    "date": (("fallback", "{}"),),
+}
 _DISCORD_EPOCH_MS = 1420070400000
 REASON_HEADER = "X-Guard-Reason"
 QUARANTINE_HEADER = "X-Guard-Quarantine-Id"
@@ -165,6 +185,44 @@ class _Collector:
             if value:
                 self.out.append(value)
 
+    def take_rich_text(self, path: Path) -> None:
+        """Slack rich_text: each section's inline elements read as the one line a client shows.
+
+        A number split over text, emoji (`{"type": "emoji", "name": "one"}` shows a keycap 1)
+        and link elements is read whole; the inline form of an emoji is its `:shortcode:`, which
+        the second reading turns into a digit. Link URLs stay for `rest()`: reachable, not inline.
+        """
+        stack: list[Path] = [path]
+        while stack:
+            here = stack.pop()
+            node = _get(self.payload, *here)
+            if isinstance(node, dict):
+                elements = node.get("elements")
+                if node.get("type") in _RICH_SECTIONS and isinstance(elements, list):
+                    self._inline(here, elements)
+                    continue
+                children = [(*here, k) for k, v in node.items() if isinstance(v, dict | list)]
+            elif isinstance(node, list):
+                children = [(*here, i) for i, v in enumerate(node) if isinstance(v, dict | list)]
+            else:
+                continue
+            stack.extend(reversed(children))
+
+    def _inline(self, path: Path, elements: list[Any]) -> None:
+        parts: list[str] = []
+        for i, el in enumerate(elements):
+            if not isinstance(el, dict):
+                continue
+            for key, fmt in _INLINE.get(str(el.get("type")), ()):
+                value = el.get(key)
+                if isinstance(value, str) and (*path, "elements", i, key) not in self.seen:
+                    self.seen.add((*path, "elements", i, key))
+                    parts.append(fmt.format(value))
+                    break
+        line = "".join(parts)
+        if line:
+            self.out.append(line)
+
     def rest(self, *, keys: bool = False) -> list[str]:
         for path, value in walk_strings(self.payload, keys=keys):
             if path in self.seen or (path and path[-1] in STRUCTURAL_KEYS):
@@ -221,6 +279,7 @@ class Slack(Dialect):
         p = col.payload
         col.take(("text",))
         for i, _ in enumerate(_items(_get(p, "blocks"))):
+            col.take_rich_text(("blocks", i))
             col.take_tree(("blocks", i))
         for i, att in enumerate(_items(_get(p, "attachments"))):
             for key in ("pretext", "title", "text", "fallback", "footer"):
@@ -229,6 +288,7 @@ class Slack(Dialect):
                 col.take(("attachments", i, "fields", j, "title"))
                 col.take(("attachments", i, "fields", j, "value"))
             for j, _ in enumerate(_items(_get(att, "blocks"))):
+                col.take_rich_text(("attachments", i, "blocks", j))
                 col.take_tree(("attachments", i, "blocks", j))
 
     def refusal(self, reason: Mapping[str, Any]) -> Reply:

@@ -102,6 +102,30 @@ _DOTS = {
 }
 
 
+_KEYCAPS = {0x1F51F: "10"}  # keycap ten; "4\ufe0f\u20e3" keycaps are a digit and two marks
+
+
+@lru_cache(maxsize=4096)
+def _is_mark(ch: str) -> bool:
+    """A combining or enclosing mark (U+0332 underline, U+20E3 keycap), not a variation selector."""
+    return unicodedata.category(ch) in ("Mn", "Me") and not 0xFE00 <= ord(ch) <= 0xFE0F
+
+
+def _drops_mark(text: str, at: int) -> bool:
+    """Whether the mark at `at` decorates a digit or a Latin letter that has no precomposed form
+    with it ("4\u0332", "A\u0332", a keycap "4\u20e3"): a reader sees the base character, so it is
+    read without the mark. "e\u0301" (é) keeps its accent."""
+    j = at - 1
+    while j >= 0 and (_is_mark(text[j]) or 0xFE00 <= ord(text[j]) <= 0xFE0F):
+        j -= 1
+    if j < 0:
+        return False
+    base = text[j]
+    if not (base.isascii() and base.isalnum()) and not _normalise_char(base).isdigit():
+        return False
+    return len(unicodedata.normalize("NFC", base + text[at])) != 1
+
+
 @lru_cache(maxsize=4096)
 def _normalise_char(ch: str) -> str:
     """The ASCII-leaning replacement for one non-ASCII character ('' drops it)."""
@@ -120,46 +144,88 @@ def _normalise_char(ch: str) -> str:
     digit = unicodedata.decimal(ch, None)
     if digit is not None:
         return str(digit)
+    if category == "No":
+        # Circled, parenthesised, full-stop and dingbat digits (①, ⑴, ⒈, ❶, ➊, ⓿, 🄋),
+        # superscripts and subscripts: the digit a reader sees, without the decoration.
+        value = unicodedata.numeric(ch, None)
+        if value is not None and value.is_integer() and 0 <= value <= 20:
+            return str(int(value))
+    if code in _KEYCAPS:
+        return _KEYCAPS[code]
     folded = unicodedata.normalize("NFKC", ch)
     if folded != ch:
         return "".join(_normalise_char(c) if not c.isascii() else c for c in folded)
     return ch
 
 
-_WORD_DIGITS = {
-    "zero": "0",
-    "oh": "0",
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
+#: Spelled-out digits in the languages our customers write, each word to its digit. A run of
+#: four or more is read as digits; shorter ones ("one or two", "un deux trois") never are, and
+#: a run only becomes a finding if the digits it reads as form a valid sensitive value.
+_NUMBER_WORDS: dict[str, tuple[str, ...]] = {
+    "0": ("zero", "oh", "null", "nul", "cero", "zéro"),
+    "1": ("one", "eins", "un", "une", "uno", "una", "um", "uma", "een", "één"),
+    "2": ("two", "zwei", "zwo", "deux", "dos", "due", "dois", "duas", "twee"),
+    "3": ("three", "drei", "trois", "tres", "três", "tre", "drie"),
+    "4": ("four", "vier", "quatre", "cuatro", "quattro", "quatro"),
+    "5": ("five", "fünf", "fuenf", "cinq", "cinco", "cinque", "vijf"),
+    "6": ("six", "sechs", "seis", "sei", "zes"),
+    "7": ("seven", "sieben", "sept", "siete", "sette", "sete", "zeven"),
+    "8": ("eight", "acht", "huit", "ocho", "otto", "oito"),
+    "9": ("nine", "neun", "neuf", "nueve", "nove", "negen"),
 }
-_DIGIT_WORD = r"(?:zero|one|two|three|four|five|six|seven|eight|nine|oh)"
-# Disguises made of ASCII: a run of four or more spelled-out digits ("five nine one six"), and
-# digit look-alikes in a token that is otherwise digits ("4lll", "1O11"). RE2 (linear, fast on
-# megabytes); the token pattern needs no lookaround because every character of a matching token
-# is in the class and \b ends it.
+_WORD_DIGITS = {w: d for d, words in _NUMBER_WORDS.items() for w in words}
+#: Slack/Discord emoji shortcodes that render as keycap digits.
+_EMOJI_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_EMOJI_DIGITS = {f":{w}:": str(d) for d, w in enumerate(_EMOJI_NAMES)} | {":keycap_ten:": "10"}
+
+
+def _ascii_word(word: str) -> str:
+    """The word as the ASCII bytes the disguise pattern sees: non-ASCII letters are '?'."""
+    return "".join(c if c.isascii() else "\\?" for c in word)
+
+
+_DIGIT_WORD = "(?:" + "|".join(sorted({_ascii_word(w) for w in _WORD_DIGITS}, key=len, reverse=True)) + ")"
+# Chat markup that splits a number without changing what a reader sees: emphasis, strike,
+# code and spoiler delimiters next to a digit ("4111 *1111*", "||4111||"), a Slack or Google
+# Chat link's hidden URL ("41<http://x|11>"), a Markdown link's target ("41[11](http://x)").
+_MARKUP = r"[*_~`|\[>]{1,4}"
+_LINK_OPEN = r"<[^<>|\s]{1,300}\|"
+_LINK_TARGET = r"\]\([^()\s]{0,300}\)"
+# Disguises made of ASCII: a run of four or more spelled-out digits ("five nine one six",
+# "vier-eins-eins-zwei", "four.one.one.one"), emoji shortcodes (":four::one:"), chat markup
+# inside a number, and digit look-alikes in a token that is otherwise digits ("4lll", "1O11").
+# RE2 (linear, fast on megabytes); the token pattern needs no lookaround because every
+# character of a matching token is in the class and \b ends it.
 _ASCII_DISGUISE = re2.compile(
-    rf"(?i:\b{_DIGIT_WORD}(?:[ \t,-]{{1,3}}{_DIGIT_WORD}){{3,}}\b)"
+    rf"(?i:\b{_DIGIT_WORD}(?:[ \t,./_:-]{{1,3}}{_DIGIT_WORD}){{3,}}\b)"
+    rf"|:(?:{'|'.join(_EMOJI_NAMES)}|keycap_ten):"
+    rf"|[0-9](?:{_MARKUP}|{_LINK_OPEN}|{_LINK_TARGET})[0-9]?"
+    rf"|(?:{_MARKUP}|{_LINK_OPEN})[0-9]"
     # a run of three or more groups of digits and look-alikes ("4lll llll llll llll"): kept
     # only if it holds a real digit (checked in _ascii_disguises)
     r"|\b[0-9OolI]{2,}(?:[ .-][0-9OolI]{2,}){2,}\b"
     r"|\b[0-9OolI]*(?:[0-9][0-9OolI]*[OolI]|[OolI][0-9OolI]*[0-9])[0-9OolI]*\b"
 )
-_SPELLED = re.compile(rb"(?i)(?:zero|one|two|three|four|five|six|seven|eight|nine|oh)\b")
+_SPELLED = re.compile(rb"(?i)(?:" + _DIGIT_WORD.encode() + rb")\b")
+_MARKUP_PIECE = re.compile(rf"([0-9]?)(?:{_MARKUP}|{_LINK_OPEN}|{_LINK_TARGET})([0-9]?)", re.ASCII)
+_WORD = re.compile(r"[^\W\d_]+")
 _LOOKALIKE_DIGITS = str.maketrans({"O": "0", "o": "0", "l": "1", "I": "1"})
 
 
+def _word_digit(m: re.Match[str]) -> str:
+    word = m.group().lower()
+    return _WORD_DIGITS.get(word, word)
+
+
 def _ascii_replacement(piece: str) -> str:
+    if piece[0] == ":":
+        return _EMOJI_DIGITS.get(piece.lower(), piece)
+    markup = _MARKUP_PIECE.fullmatch(piece)
+    if markup:
+        return markup.group(1) + markup.group(2)
     if piece[0].isdigit() or (piece[0] in "OolI" and not piece.isalpha()):
         return piece.translate(_LOOKALIKE_DIGITS)
-    words = re.findall(r"[A-Za-z]+", piece)
-    return " ".join(_WORD_DIGITS[w.lower()] for w in words)
+    return " ".join(_word_digit(m) for m in _WORD.finditer(piece))
 
 
 def _replacement(piece: str) -> str:
@@ -291,6 +357,8 @@ def _unicode_stage(text: str) -> Normalised:
             continue
         for k, ch in enumerate(piece):  # one by one, so a span may start or end inside a run
             rep = _normalise_char(ch)
+            if rep == ch and _is_mark(ch) and _drops_mark(text, s + k):
+                rep = ""
             if rep != ch:
                 pieces.append((s + k, s + k + 1, rep))
     return _build(text, pieces)
@@ -308,7 +376,7 @@ def _ascii_disguises(text: str) -> list[tuple[int, int]]:
             break
         if m_end > m_start:
             piece = data[m_start:m_end]
-            if not any(48 <= b <= 57 for b in piece) and not _SPELLED.match(piece):
+            if not any(48 <= b <= 57 for b in piece) and not _SPELLED.match(piece) and piece[0] != 58:
                 pos = m_start + 1  # look-alike letters only ("Ill lol"): words, not a number
                 continue
             spans.append((m_start, m_end))

@@ -264,3 +264,49 @@ def test_form_needs_exactly_one_payload() -> None:
         parse_body(b"text=hi", "application/x-www-form-urlencoded")
     with pytest.raises(PayloadError, match="more than one"):
         parse_body(b"payload=%7B%7D&payload=%7B%7D", "application/x-www-form-urlencoded")
+
+
+def test_slack_rich_text_section_reads_as_one_line() -> None:
+    """Inline elements show on one line: a number split over text, emoji and link elements is
+    read whole (issue 11); link URLs and emoji code points are still scanned, after it."""
+    section = {
+        "type": "rich_text_section",
+        "elements": [
+            {"type": "text", "text": "pay 12"},
+            {"type": "emoji", "name": "three", "unicode": "0033-fe0f-20e3"},
+            {"type": "link", "url": "https://l.test/", "text": "45"},
+            {"type": "user", "user_id": "U1"},
+            {"type": "text", "text": " done"},
+        ],
+    }
+    nested = {"type": "rich_text_list", "elements": [dict(section)]}
+    payload = {"blocks": [{"type": "rich_text", "elements": [section, nested]}], "text": "t"}
+    got = texts("slack", payload)
+    assert got[:3] == ["t", "pay 12:three:45@U1 done", "pay 12:three:45@U1 done"]
+    assert "https://l.test/" in got and "0033-fe0f-20e3" in got
+    assert "pay 12" not in got and "45" not in got  # each text element read once, in its line
+
+
+def test_every_field_that_reaches_the_service_is_read() -> None:
+    payload = {
+        "text": "t",
+        "metadata": {"event_type": "e", "event_payload": {"deep": {"n": "m1"}}},
+        "props": {"card": "p1"},
+        "x_unknown": ["u1", {"k": "u2"}],
+    }
+    for fmt in ("slack", "mattermost"):
+        got = texts(fmt, payload)
+        assert {"m1", "p1", "u1", "u2", "e"} <= set(got)
+
+
+@pytest.mark.parametrize(
+    ("tail", "query", "expected"),
+    [
+        ("", "", []),
+        ("a%20b/c", "", ["a b/c"]),
+        ("", "note=12+34&k%3Dx=&flag", ["note", "12 34", "k=x", "flag"]),
+        ("x", "v=%ZZ", ["x", "v", "%ZZ"]),
+    ],
+)
+def test_request_texts_decode_tail_and_query(tail: str, query: str, expected: list[str]) -> None:
+    assert dialects.request_texts(tail, query) == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -45,6 +46,25 @@ PIECES = st.sampled_from(
         "ﬁ",
         "Ⅻ",
         "²",
+        "\u0332",
+        "\u20e3",
+        "\ufe0f",
+        "\u0301",
+        "❶",
+        "➊",
+        "⑴",
+        "⒈",
+        "🔟",
+        "*",
+        "||",
+        ":one:",
+        "<http://x|",
+        ">",
+        "](http://x)",
+        "[",
+        " eins",
+        " zéro",
+        " quatre ",
     ]
 )
 TEXTS = st.lists(PIECES, max_size=40).map("".join)
@@ -102,3 +122,47 @@ def test_map_of_a_deleted_character_excludes_it() -> None:
     norm = normalise(text)
     s = norm.text.index("4")
     assert norm.span_to_original(s, s + 4) == (3, 7)
+
+
+def test_decorated_digits_read_as_digits() -> None:
+    """Combining marks, keycaps, circled/parenthesised/full-stop/dingbat digits (issue 11)."""
+    assert normalise("4\u03321\u0332").text == "41"
+    assert normalise("4\ufe0f\u20e31\u20e3").text == "41"
+    assert normalise("❶➋⑶⒋⓿🄋🔟").text == "12340010"
+    assert normalise("Jose\u0301").text == "Jose\u0301"  # an accent that composes is kept
+    text = "card 4\u0332 9"
+    norm = normalise(text)
+    assert norm.span_to_original(5, 6) == (5, 6)  # the digit alone; its mark is outside
+
+
+@pytest.mark.parametrize(
+    ("text", "reading"),
+    [
+        ("four.one.one.one", "4 1 1 1"),
+        ("four/one/one/one", "4 1 1 1"),
+        ("vier-eins-eins-zwei", "4 1 1 2"),
+        ("zéro un deux trois", "0 1 2 3"),
+        ("cero uno dos tres", "0 1 2 3"),
+        ("zero uno due tre", "0 1 2 3"),
+        ("zero um dois três", "0 1 2 3"),
+        ("nul een twee drie", "0 1 2 3"),
+        ("fünf sechs sieben acht", "5 6 7 8"),
+        (":four::one: x", "41 x"),
+        ("41<http://x|11> 1111", "4111 1111"),
+        ("41[11](http://x) 22", "4111 22"),
+        ("||4111 1111|| *22* ~33~ `44`", "4111 1111 22 33 44"),
+    ],
+)
+def test_second_reading_of_words_and_markup(text: str, reading: str) -> None:
+    variant = ascii_variant(normalise(text))
+    assert variant is not None and variant.text == reading
+    s, e = variant.span_to_original(0, len(variant.text))
+    assert (s, e) == (0, len(text))
+
+
+@pytest.mark.parametrize(
+    "text", ["one or two", "un deux trois", "Un, deux, trois!", "snake_case and *bold* words", "a|b|c"]
+)
+def test_short_runs_and_plain_markup_are_not_read_as_numbers(text: str) -> None:
+    variant = ascii_variant(normalise(text))
+    assert variant is None or not any(c.isdigit() for c in variant.text)
