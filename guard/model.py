@@ -59,7 +59,40 @@ ENTITY_TYPES: tuple[str, ...] = (
     "PERSON",
     "UNSCANNABLE",
 )
-HIGH_RISK_TYPES = frozenset({"CREDIT_CARD", "US_SSN", "IBAN", "US_BANK_ACCOUNT", "API_KEY", "PASSPORT"})
+#: National identity numbers (rules/national_ids.yaml; category identity, high-risk), Presidio's names.
+NATIONAL_ID_TYPES: tuple[str, ...] = (
+    "UK_NINO",
+    "UK_NHS",
+    "CA_SIN",
+    "DE_TAX_ID",
+    "FR_NIR",
+    "ES_NIF",
+    "ES_NIE",
+    "IT_FISCAL_CODE",
+    "NL_BSN",
+    "PL_PESEL",
+    "SE_PERSONNUMMER",
+    "FI_PERSONAL_ID",
+    "NO_FODSELSNUMMER",
+    "DK_CPR",
+    "IN_AADHAAR",
+    "IN_PAN",
+    "AU_TFN",
+    "AU_MEDICARE",
+    "BR_CPF",
+    "MX_CURP",
+    "SG_NRIC",
+    "KR_RRN",
+    "ZA_ID",
+    "TR_TCKN",
+    "CL_RUT",
+    "US_ITIN",
+    "CH_AHV",
+)
+ENTITY_TYPES += NATIONAL_ID_TYPES
+HIGH_RISK_TYPES = frozenset(
+    {"CREDIT_CARD", "US_SSN", "IBAN", "US_BANK_ACCOUNT", "API_KEY", "PASSPORT", *NATIONAL_ID_TYPES}
+)
 
 
 @dataclass(frozen=True, slots=True)

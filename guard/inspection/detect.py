@@ -385,7 +385,9 @@ class DetectionEngine:
             options.literal = True
             lset = re2.Set.SearchSet(options)
             for w in words:
-                lset.Add(w)
+                # The sets read the text with non-ASCII characters as "?" (see find): spell the
+                # word the same way, so a cue like "fødselsnummer" or "주민등록번호" is seen.
+                lset.Add(w.encode("ascii", "replace").decode())
             lset.Compile()
             self._literal_sets.append((lset, words))
 

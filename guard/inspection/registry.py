@@ -36,6 +36,7 @@ REGEX_ENGINE = "regex"
 
 _BUILTIN_MODULES = (
     "guard.inspection.validators",
+    "guard.inspection.national_ids",
     "guard.inspection.refine",
     "guard.inspection.person",
 )
