@@ -172,3 +172,7 @@ def test_types_are_known_everywhere() -> None:
     assert set(MODEL_TYPES) <= set(ENTITY_TYPES)
     assert set(MODEL_TYPES) <= HIGH_RISK_TYPES
     assert all(name in REGISTRY for name in NATIONAL_ID_TYPES.values())
+
+
+def test_held_items_with_a_national_id_are_high_severity(inspector: Inspector) -> None:
+    assert all(inspector.severity([t]) == "high" for t in MODEL_TYPES)
