@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,9 +17,11 @@ from aiohttp import web
 
 from guard.api.auth import BearerAuth
 from guard.api.drafts import Draft, DraftError, parse_draft
+from guard.chat.dialects import dialect_for
 from guard.chat.payload import PayloadError, loads_strict
 from guard.http.app import json_error
-from guard.model import Finding, Verdict
+from guard.inspection import redact
+from guard.model import Action, Finding, Verdict
 
 if TYPE_CHECKING:
     from guard.app import Services
@@ -34,32 +37,50 @@ def setup(app: web.Application, services: Services) -> None:
     app.router.add_get("/api/v1/openapi.yaml", api.openapi)
 
 
-def _segment_redaction(inspector: Inspector, verdict: Verdict, text: str) -> str:
-    """Mask `text` using the verdict's findings for the segment holding exactly this text."""
+def draft_types(verdict: Verdict) -> tuple[str, ...]:
+    """What the draft masks: a REDACT decision's types, else every type found (the agent is
+    shown what it could send instead)."""
+    if verdict.action is Action.REDACT:
+        return redact.types_to_redact(verdict)
+    return tuple(t for t in verdict.counts() if t != "UNSCANNABLE")
+
+
+def _text_redaction(verdict: Verdict, text: str, types: tuple[str, ...]) -> str:
+    """`text` masked at the offsets of its own segment's findings and wherever else a value the
+    verdict found (or its pair partner) appears in it."""
     for index, segment in enumerate(verdict.segments):
         if segment.text == text:
-            findings = [f for f in verdict.findings if f.segment == index]
-            return inspector.redact_text(text, findings) if findings else text
-    found = inspector.scan_text(text)  # the pipeline split or changed the text; scan it on its own
-    return inspector.redact_text(text, found) if found else text
+            text = redact.redact_text(text, [f for f in verdict.findings if f.segment == index], types)
+            break
+    return redact.redact_string(text, verdict, types)
 
 
-def redacted_version(inspector: Inspector, draft: Draft, verdict: Verdict) -> dict[str, Any]:
-    """What the agent could send instead: the same draft with every finding masked."""
+def redacted_version(inspector: Inspector, draft: Draft, verdict: Verdict) -> tuple[dict[str, Any], bool]:
+    """What the agent could send instead: the draft with every value of the masked types masked,
+    and whether its one re-inspection found none of them left."""
     req = draft.request
-    if draft.route is not None:
-        return {"payload": inspector.redact_json(req.payload) if verdict.findings else req.payload}
+    if not verdict.findings:
+        if draft.route is not None:
+            return {"payload": req.payload}, True
+        plain = {"subject": req.subject, "text": req.text, "eml": req.eml}
+        return {k: v for k, v in plain.items() if v is not None and (k != "subject" or v)}, True
+    types = draft_types(verdict)
     out: dict[str, Any] = {}
-    found = bool(verdict.findings)
+    if draft.route is not None:
+        out["payload"] = redact.redact_payload(req.payload, verdict, types)
+        dialect = dialect_for(draft.route.format, draft.route.upstream, out["payload"])
+        again = replace(draft.message, text="\n".join(dialect.texts(out["payload"])))
+        return out, inspector.recheck(again, types).clean
     if req.subject:
-        out["subject"] = _segment_redaction(inspector, verdict, req.subject) if found else req.subject
+        out["subject"] = _text_redaction(verdict, req.subject, types)
     if req.text is not None:
-        out["text"] = _segment_redaction(inspector, verdict, req.text) if found else req.text
+        out["text"] = _text_redaction(verdict, req.text, types)
+    raw = None
     if req.eml is not None:
-        raw = draft.message.raw or b""
-        masked = inspector.redact_message(raw) if verdict.findings else raw
-        out["eml"] = masked.decode("utf-8", errors="replace")
-    return out
+        raw = redact.redact_message(draft.message.raw or b"", verdict, types)
+        out["eml"] = raw.decode("utf-8", errors="replace")
+    again = replace(draft.message, subject=out.get("subject", req.subject), text=out.get("text"), raw=raw)
+    return out, inspector.recheck(again, types).clean
 
 
 def _finding(f: Finding, verdict: Verdict) -> dict[str, Any]:
@@ -69,7 +90,7 @@ def _finding(f: Finding, verdict: Verdict) -> dict[str, Any]:
     return d
 
 
-def verdict_body(verdict: Verdict, redacted: dict[str, Any]) -> dict[str, Any]:
+def verdict_body(verdict: Verdict, redacted: dict[str, Any], redacted_clean: bool = True) -> dict[str, Any]:
     body = verdict.summary()
     body["types"] = sorted(body["counts"])
     body["advice"] = verdict.decision.advice
@@ -96,6 +117,7 @@ def verdict_body(verdict: Verdict, redacted: dict[str, Any]) -> dict[str, Any]:
         for r in verdict.recipients
     ]
     body["redacted"] = redacted
+    body["redacted_clean"] = redacted_clean
     body["duration_ms"] = round(verdict.duration_s * 1000, 3)
     return body
 
@@ -131,7 +153,7 @@ class CheckApi:
                 verdict = await asyncio.to_thread(inspector.inspect, draft.message)
             else:
                 verdict = inspector.inspect(draft.message)
-            redacted = redacted_version(inspector, draft, verdict)
+            redacted, redacted_clean = redacted_version(inspector, draft, verdict)
         except Exception as exc:
             self.services.metrics.inspection_errors.labels("api").inc()
             self.services.log.error(
@@ -157,4 +179,4 @@ class CheckApi:
                 "ms": round((time.perf_counter() - started) * 1000, 2),
             },
         )
-        return web.json_response(verdict_body(verdict, redacted))
+        return web.json_response(verdict_body(verdict, redacted, redacted_clean))

@@ -27,6 +27,7 @@ from guard.chat.payload import Parsed, PayloadError, parse_body
 from guard.config import ChatRoute
 from guard.errors import DeliveryError
 from guard.http.app import json_error
+from guard.inspection import redact
 from guard.model import HIGH_RISK_TYPES, Action, Audience, Channel, OutboundMessage, Verdict
 from guard.store.base import NewItem
 
@@ -101,6 +102,24 @@ def forward_query(raw_query: str) -> str:
     return "&".join(keep)
 
 
+def _message(
+    route: ChatRoute,
+    dialect: Dialect,
+    payload: Any,
+    fields: tuple[tuple[str, str], ...],
+    request_texts: list[str],
+) -> OutboundMessage:
+    """What the service will show or read, as one message to inspect."""
+    texts = dialect.texts(payload) + [v for _, v in fields if v] + request_texts
+    return OutboundMessage(
+        channel=Channel.CHAT,
+        text="\n".join(texts),
+        route=route.name,
+        audience=Audience(route.audience),
+        meta={"format": dialect.name},
+    )
+
+
 class ChatProxy:
     """One instance per HTTP app; holds the route table and the shared forwarder."""
 
@@ -162,10 +181,12 @@ class ChatProxy:
             return await self._forward(route, verdict, tail, query, body, request, started)
         if action is Action.REDACT:
             try:
-                body = self._redacted_body(parsed, dialect, dialects.request_texts(tail, query))
+                masked, check = self._redacted_body(route, parsed, dialect, verdict, (tail, query))
             except Exception as exc:
                 return self._fail(route, started, exc, "redaction_failed", "could not be redacted", verdict)
-            return await self._forward(route, verdict, tail, query, body, request, started)
+            if check.clean:
+                return await self._forward(route, verdict, tail, query, masked, request, started)
+            verdict, action = redact.held_instead(verdict, check), Action.QUARANTINE  # fail closed
         if action is Action.QUARANTINE:
             held = (dialect, parsed, body, tail, query)
             return await self._quarantine(route, verdict, held, request, started)
@@ -176,30 +197,23 @@ class ChatProxy:
     async def _inspect(
         self, route: ChatRoute, dialect: Dialect, parsed: Parsed, request_texts: list[str]
     ) -> Verdict:
-        texts = dialect.texts(parsed.payload) + [v for _, v in parsed.form_fields if v] + request_texts
-        message = OutboundMessage(
-            channel=Channel.CHAT,
-            text="\n".join(texts),
-            route=route.name,
-            audience=Audience(route.audience),
-            meta={"format": dialect.name},
-        )
+        message = _message(route, dialect, parsed.payload, parsed.form_fields, request_texts)
         inspector = self.services.inspector
         if len(message.text or "") > _THREAD_THRESHOLD:
             return await asyncio.to_thread(inspector.inspect, message)
         return inspector.inspect(message)
 
-    def _redacted_body(self, parsed: Parsed, dialect: Dialect, request_texts: list[str]) -> bytes:
-        """Masked payload in its original shape; refuses if anything sensitive survived masking
-        (the path tail and query are forwarded as given, so a value there cannot be masked)."""
-        inspector = self.services.inspector
-        payload = inspector.redact_json(parsed.payload)
-        fields = tuple((k, inspector.redact_json(v)) for k, v in parsed.form_fields)
-        texts = dialect.texts(payload) + [v for _, v in fields if v] + request_texts
-        leftover = inspector.scan_text("\n".join(texts))
-        if leftover:  # e.g. a card number sent as a JSON number, which string masking cannot reach
-            raise ValueError("redaction left findings in the payload")
-        return parsed.encode(payload, fields)
+    def _redacted_body(
+        self, route: ChatRoute, parsed: Parsed, dialect: Dialect, verdict: Verdict, request: tuple[str, str]
+    ) -> tuple[bytes, redact.Recheck]:
+        """The payload in its original shape with what the verdict found masked in every field
+        (keys and form fields too), and the one re-inspection of it. The path tail and query are
+        forwarded as given, so a value there cannot be masked: the recheck finds it and holds."""
+        types = redact.types_to_redact(verdict)
+        payload = redact.redact_payload(parsed.payload, verdict, types)
+        fields = tuple((k, v) for k, v in redact.redact_payload(parsed.form_fields, verdict, types))
+        again = _message(route, dialect, payload, fields, dialects.request_texts(*request))
+        return parsed.encode(payload, fields), self.services.inspector.recheck(again, types)
 
     async def _forward(
         self,
@@ -297,7 +311,9 @@ class ChatProxy:
         else:
             if dialect.name in {"discord", "googlechat"}:
                 with contextlib.suppress(Exception):  # without it the fake reply carries no text at all
-                    ctx = replace(ctx, redacted=self.services.inspector.redact_json(parsed.payload))
+                    ctx = replace(
+                        ctx, redacted=redact.redact_payload(parsed.payload, verdict, verdict.counts())
+                    )
             held_reply = dialect.held(ctx)
             # The body looks like success for the client library; the header still tells an agent why.
             reply = replace(held_reply, headers=(*held_reply.headers, dialects.reason_header(reason)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from guard.config import Settings
@@ -229,20 +229,32 @@ class Inspector:
         return self.policy.decide(list(findings), audience)
 
     # -- redaction (pure functions in redact.py) ----------------------------------------------------
-    def redact_text(self, text: str, findings: Sequence[Finding] | None = None) -> str:
-        """`text` with every finding's span replaced by a placeholder naming the type."""
-        return redact.redact_text(text, self.scan_text(text) if findings is None else findings)
+    def redact_text(
+        self, text: str, findings: Sequence[Finding] | None = None, types: Collection[str] | None = None
+    ) -> str:
+        """`text` with every finding (of `types`, all when None) masked; scanned when not given."""
+        return redact.redact_text(text, self.scan_text(text) if findings is None else findings, types)
 
     def redact_json(self, payload: Any) -> Any:
-        """Every string value in a JSON value redacted (keys are kept)."""
-        return redact.redact_json(payload, self.scan_text)
+        """Every string value in a JSON value masked by its own scan (keys are kept)."""
+        return redact.mask_json(payload, self.redact_text)
 
-    def redact_message(self, raw: bytes) -> bytes:
-        """The message with every text part and the Subject redacted (see `redact.redact_message`)."""
-        return redact.redact_message(raw, self.scan_text, self._has_findings)
+    def redact_message(
+        self, raw: bytes, verdict: Verdict | None = None, types: Collection[str] | None = None
+    ) -> bytes:
+        """The message with what `verdict` found (inspected here when not given) masked everywhere,
+        then inspected again; raises InspectionError if anything of the masked types is left."""
+        if verdict is None:
+            verdict = self.inspect(OutboundMessage(channel=Channel.API, raw=raw))
+        wanted = tuple(types) if types is not None else redact.types_to_redact(verdict)
+        out = redact.redact_message(raw, verdict, wanted)
+        if not self.recheck(OutboundMessage(channel=Channel.API, raw=out), wanted).clean:
+            raise InspectionError("redaction left findings in the message")
+        return out
 
-    def _has_findings(self, raw_part: bytes) -> bool:
-        return bool(self.inspect(OutboundMessage(channel=Channel.API, raw=raw_part)).findings)
+    def recheck(self, redacted: OutboundMessage, types: Collection[str]) -> redact.Recheck:
+        """The one inspection of a redacted output (see `redact.recheck`)."""
+        return redact.recheck(self.inspect, redacted, types)
 
 
 __all__ = ["Action", "Inspector"]

@@ -1,109 +1,507 @@
-"""Redaction: pure functions that mask found values in a text, a JSON value or a message.
+"""Redaction: pure functions that mask what inspection found, everywhere a recipient can see it.
 
-They take what to mask (findings) or how to find it (a `scan` callable) as arguments and hold
-no state, so every caller (SMTP dispatch, chat proxy, check API) masks the same way.
+A `redact` decision names the types to mask (the deciding policy row's `redact` list). The values
+come from the verdict's findings, with no second inspection: the text each finding covers in its
+segment, the base64 token that carried it, and its partner (an AWS key id and the secret beside
+it are one credential). They are masked wherever they appear: every header (Subject, X- headers,
+Comments, display names...), part and file names, text parts and text attachments, preamble and
+epilogue, forwarded messages and their headers, every string, key and number of a chat payload.
+
+The caller then inspects the result once (`recheck`): if anything of the masked types is still
+found, the message is held instead (fail closed). That is also how an attachment that cannot be
+rewritten in place (a PDF, an archive, an image) ends up held rather than sent.
 """
 
 from __future__ import annotations
 
-import copy
+import base64
 import email
 import email.policy
-from collections.abc import Callable, Sequence
+import email.utils
+import quopri
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from typing import Any
 
+import re2
+
 from guard.errors import InspectionError
 from guard.inspection.mask import redaction
-from guard.model import Finding
+from guard.model import Action, Finding, OutboundMessage, Segment, Verdict
 
-Scan = Callable[[str], Sequence[Finding]]
-"""Findings in one text (offsets into it)."""
-PartHasFindings = Callable[[bytes], bool]
-"""Whether a serialised MIME part, inspected on its own, carries any finding."""
+_MAX_DEPTH = 20
+_MAX_FLEX = 200  # longer values (keys, PEM blocks) are matched literally only
+_CHUNK = 64  # masks per compiled alternation
+# What may sit between two characters of a value where it is written: separators, markup,
+# an HTML tag or character reference (digits split by <b> tags, Slack *bold*, &nbsp;).
+_GAP = r"(?:[\s\-./_*~|`'\"(),:;>]|<[^<>]*>|&[#A-Za-z0-9]{1,10};){0,6}"
+_NOT_REWRITTEN = frozenset(
+    {"content-type", "content-disposition", "content-transfer-encoding", "mime-version"}
+)
+_SIGNATURES = ("dkim-signature", "arc-message-signature", "arc-seal")
+_TEXTUAL_APPLICATIONS = frozenset(
+    {"json", "xml", "csv", "x-csv", "yaml", "x-yaml", "javascript", "x-sh", "sql", "x-ndjson", "ld+json"}
+)
 
 
-def redact_text(text: str, findings: Sequence[Finding]) -> str:
-    """`text` with every finding's span replaced by a placeholder naming the type."""
+def _options() -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = 64 << 20
+    return options
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Mask:
+    """One value to mask, as it was written, and the type that names its placeholder."""
+
+    type: str
+    value: str
+
+
+# -- which values ------------------------------------------------------------------------------------
+_KEY_ID = "(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z0-9]{16}"
+_PAIRS: dict[str, tuple[re2._Regexp, int]] = {
+    # An AWS key id and its secret access key are one credential: the secret is 40 base64
+    # characters written beside the id (in a CSV row, an env file, a sentence).
+    "AWS_ACCESS_KEY_ID": (re2.compile(r"(?:^|[^A-Za-z0-9/+])([A-Za-z0-9/+]{40})(?:$|[^A-Za-z0-9/+=])"), 300),
+    "AWS_SECRET_ACCESS_KEY": (re2.compile(f"(?:^|[^A-Z0-9])({_KEY_ID})(?:$|[^A-Z0-9])"), 300),
+}
+
+
+def _is_secret_like(token: str) -> bool:
+    return (
+        any(c.isdigit() for c in token)
+        and any(c.isupper() for c in token)
+        and any(c.islower() for c in token)
+    )
+
+
+def partners(finding: Finding, text: str) -> list[Mask]:
+    """The other half of a pair whose one half is `finding` (offsets into `text`)."""
+    pair = _PAIRS.get(finding.detector)
+    if pair is None:
+        return []
+    regex, window = pair
+    lo, hi = max(0, finding.start - window), min(len(text), finding.end + window)
+    out = []
+    for m in regex.finditer(text[lo:hi]):
+        token = m.group(1)
+        if token and (finding.detector != "AWS_ACCESS_KEY_ID" or _is_secret_like(token)):
+            out.append(Mask(finding.type, token))
+    return out
+
+
+def _value_masks(entity_type: str, value: str) -> Iterator[Mask]:
+    value = value.strip()
+    if not value:
+        return
+    yield Mask(entity_type, value)
+    if "\n" in value or "\r" in value:  # wrapped, quoted or split across two parts: each piece too
+        for piece in value.splitlines():
+            piece = piece.strip().lstrip(">").strip()
+            if sum(c.isalnum() for c in piece) >= 4:
+                yield Mask(entity_type, piece)
+
+
+def masks(verdict: Verdict, types: Collection[str]) -> tuple[Mask, ...]:
+    """Every value of `types` the verdict found, as written, with the base64 tokens that carried
+    them and their pair partners."""
+    wanted = set(types) - {"UNSCANNABLE"}
+    segments = verdict.segments
+    out: set[Mask] = set()
+    for f in verdict.findings:
+        if f.type not in wanted or not 0 <= f.segment < len(segments) or f.end <= f.start:
+            continue
+        seg = segments[f.segment]
+        out.update(_value_masks(f.type, seg.text[f.start : f.end]))
+        out.update(partners(f, seg.text))
+        out.update(_carriers(f.type, seg, segments))
+    return tuple(sorted(out))
+
+
+def _carriers(entity_type: str, seg: Segment, segments: Sequence[Segment]) -> Iterator[Mask]:
+    """The encoded tokens a decoded segment came from (a base64 token inside a text)."""
+    for _ in range(8):
+        if seg.parent is None or not 0 <= seg.parent < len(segments):
+            return
+        token = segments[seg.parent].text[seg.parent_start : seg.parent_end]
+        if token.strip():
+            yield Mask(entity_type, token.strip())
+        seg = segments[seg.parent]
+
+
+# -- masking a string ----------------------------------------------------------------------------------
+def _pattern(m: Mask) -> str:
+    chars = [c for c in m.value if c.isalnum()]
+    if m.type == "API_KEY" or len(m.value) > _MAX_FLEX or len(chars) < 4:
+        return str(re2.escape(m.value))
+    body = _GAP.join(re2.escape(c) for c in chars)
+    if chars[0].isascii():
+        body = r"\b" + body
+    if chars[-1].isascii():
+        body += r"\b"
+    return body
+
+
+@dataclass(slots=True)
+class Masker:
+    """Replaces every occurrence of the masks' values in a string by the type's placeholder;
+    a value is also found where separators or markup sit between its characters."""
+
+    masks: Sequence[Mask]
+    _compiled: list[tuple[re2._Regexp, list[str]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        ordered = sorted(set(self.masks), key=lambda m: (-len(m.value), m.type, m.value))
+        for i in range(0, len(ordered), _CHUNK):
+            chunk = ordered[i : i + _CHUNK]
+            regex = re2.compile("|".join(f"({_pattern(m)})" for m in chunk), _options())
+            self._compiled.append((regex, [m.type for m in chunk]))
+
+    def __bool__(self) -> bool:
+        return bool(self._compiled)
+
+    def __call__(self, text: str) -> str:
+        if not text:
+            return text
+        for regex, types in self._compiled:
+            text = regex.sub(lambda m, types=types: redaction(types[m.lastindex - 1]), text)
+        return text
+
+
+def redact_text(text: str, findings: Sequence[Finding], types: Collection[str] | None = None) -> str:
+    """`text` with every finding of `types` (all when None) replaced by a placeholder naming its
+    type, at its offsets and wherever else the same value (or its pair partner) appears."""
+    chosen = [f for f in findings if (types is None or f.type in types) and f.type != "UNSCANNABLE"]
     out = []
     last = 0
-    for f in sorted(findings, key=lambda f: f.start):
+    extra: list[Mask] = []
+    for f in sorted(chosen, key=lambda f: f.start):
+        extra.extend(_value_masks(f.type, text[f.start : f.end]))
+        extra.extend(partners(f, text))
         if f.start < last or f.end <= f.start:
             continue
         out.append(text[last : f.start])
         out.append(redaction(f.type))
         last = f.end
     out.append(text[last:])
-    return "".join(out)
+    return Masker(extra)("".join(out))
 
 
-def redact_json(payload: Any, scan: Scan, _depth: int = 0) -> Any:
-    """Every string value in a JSON value redacted (keys are kept)."""
+def types_to_redact(verdict: Verdict, audience: Any = None) -> tuple[str, ...]:
+    """The types a REDACT decision masks: the deciding row's list, else every type found."""
+    decision = verdict.decisions.get(audience) if audience is not None else verdict.decision
+    decision = decision or verdict.decision
+    return decision.redact or tuple(t for t in verdict.counts() if t != "UNSCANNABLE")
+
+
+def redact_string(text: str, verdict: Verdict, types: Collection[str]) -> str:
+    """One string of a draft or payload with every value of `types` the verdict found masked."""
+    return Masker(masks(verdict, types))(text)
+
+
+# -- JSON payloads -------------------------------------------------------------------------------------
+def redact_payload(payload: Any, verdict: Verdict, types: Collection[str]) -> Any:
+    """A JSON value (a chat payload, form fields) with every value of `types` masked in every
+    string and every key."""
+    return mask_json(payload, Masker(masks(verdict, types)))
+
+
+def mask_json(payload: Any, masker: Callable[[str], str], _depth: int = 0) -> Any:
+    """Numbers keep their type (a service may reject a string there): a value written as a number
+    is left for the recheck, which holds the message."""
     if _depth > 100:
         raise InspectionError("JSON nested too deeply to redact")
     if isinstance(payload, str):
-        return redact_text(payload, scan(payload))
-    if isinstance(payload, list):
-        return [redact_json(v, scan, _depth + 1) for v in payload]
+        return masker(payload)
+    if isinstance(payload, list | tuple):
+        return [mask_json(v, masker, _depth + 1) for v in payload]
     if isinstance(payload, dict):
-        return {k: redact_json(v, scan, _depth + 1) for k, v in payload.items()}
+        out: dict[str, Any] = {}
+        for k, v in payload.items():
+            key = masker(k) if isinstance(k, str) else k
+            while key in out:  # two keys masked to one: keep both
+                key = f"{key}_"
+            out[key] = mask_json(v, masker, _depth + 1)
+        return out
     return payload
 
 
-def redact_message(raw: bytes, scan: Scan, has_findings: PartHasFindings) -> bytes:
-    """The message with every text part and the Subject redacted; attachments that carry
-    findings are replaced by a short notice. Headers other than Subject are kept."""
+# -- mail --------------------------------------------------------------------------------------------
+def redact_message(raw: bytes, verdict: Verdict, types: Collection[str]) -> bytes:
+    """The message with every value of `types` the verdict found masked in every header, file
+    name, text part and forwarded message; parts it cannot rewrite are left for the recheck."""
+    masker = Masker(masks(verdict, types))
+    if not masker:
+        return raw
+    return mask_message(raw, masker)
+
+
+def mask_message(raw: bytes, masker: Masker) -> bytes:
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     if not isinstance(msg, EmailMessage):  # pragma: no cover - policy.default always gives EmailMessage
         raise InspectionError("cannot redact this message")
-    subject = msg.get("Subject")
-    if subject:
-        red = redact_text(str(subject), scan(str(subject)))
-        if red != str(subject):
-            del msg["Subject"]
-            msg["Subject"] = red
-    _redact_part(msg, 0, scan, has_findings)
+    if not _mask_entity(msg, masker, 0):
+        return raw
     return msg.as_bytes(policy=email.policy.SMTP)
 
 
-def _part_findings(part: EmailMessage, has_findings: PartHasFindings) -> bool:
-    return has_findings(copy.copy(part).as_bytes())
+def has_signature(raw: bytes) -> bool:
+    """Whether the message carries a DKIM/ARC signature (which a rewrite invalidates)."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].lower()
+    return any(b"\n" + s.encode() + b":" in b"\n" + head for s in _SIGNATURES)
 
 
-def _redact_part(part: EmailMessage, depth: int, scan: Scan, has_findings: PartHasFindings) -> None:
-    if depth > 20:
+def _mask_entity(part: EmailMessage, masker: Masker, depth: int) -> bool:
+    """Mask one message or MIME part in place, children included; True if anything changed."""
+    if depth > _MAX_DEPTH:
         raise InspectionError("message nested too deeply to redact")
-    if part.is_multipart():
-        for child in part.iter_parts():
-            _redact_part(child, depth + 1, scan, has_findings)  # type: ignore[arg-type]
-        return
-    ctype = part.get_content_type()
-    if ctype == "message/rfc822":
-        inner = part.get_payload()
-        if isinstance(inner, list) and inner and isinstance(inner[0], EmailMessage):
-            _redact_part(inner[0], depth + 1, scan, has_findings)
-        return
-    if not _part_findings(part, has_findings):
-        return
-    filename = part.get_filename()
-    if part.get_content_maintype() == "text" and not filename:
-        try:
-            content = part.get_content()
-        except Exception:
-            payload = part.get_payload(decode=True)
-            content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-        subtype = part.get_content_subtype()
-        part.set_content(redact_text(content, scan(content)), subtype=subtype, charset="utf-8")
-        if not _part_findings(part, has_findings):
-            return
-        # Something is still visible once the markup is rendered (digits split by tags): drop the part.
-    notice = (
-        f"The {'attachment ' + filename if filename else 'content'} was removed by Outbound Guard "
-        "because it contains sensitive data."
+    changed = _mask_headers(part, masker)
+    changed |= _mask_names(part, masker)
+    if part.get_content_type() == "message/rfc822" or part.is_multipart():
+        for attr in ("preamble", "epilogue"):
+            text = getattr(part, attr, None)
+            if isinstance(text, str) and (masked := masker(text)) != text:
+                setattr(part, attr, masked)
+                changed = True
+        payload = part.get_payload()
+        children = payload if isinstance(payload, list) else []
+        if _encoded_forward(part, children):  # the parser read base64 text as a headerless message
+            return _mask_encoded_forward(part, children[0], masker, depth) or changed
+        for child in children:
+            if isinstance(child, EmailMessage):
+                changed |= _mask_entity(child, masker, depth + 1)
+        if children or part.is_multipart():
+            return changed
+    return _mask_body(part, masker, depth) or changed
+
+
+def _encoded_forward(part: EmailMessage, children: list[Any]) -> bool:
+    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    return (
+        part.get_content_type() == "message/rfc822"
+        and cte == "base64"
+        and len(children) == 1
+        and isinstance(children[0], EmailMessage)
+        and not children[0].keys()
+        and isinstance(children[0].get_payload(), str)
     )
-    part.set_content(notice, subtype="plain", charset="utf-8")
-    if filename:
-        part.add_header("Content-Disposition", "attachment", filename=f"{filename}.removed.txt")
 
 
-__all__ = ["redact_json", "redact_message", "redact_text"]
+def _mask_encoded_forward(part: EmailMessage, inner: EmailMessage, masker: Masker, depth: int) -> bool:
+    """A base64-encoded forwarded message: decoded, masked as a message, encoded again."""
+    encoded = "".join(str(inner.get_payload()).split())
+    try:
+        data = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+    except ValueError:
+        return False  # not base64 after all: the recheck judges it
+    if depth >= _MAX_DEPTH:
+        raise InspectionError("message nested too deeply to redact")
+    masked = mask_message(data, masker)
+    if masked == data:
+        return False
+    part.set_payload(base64.encodebytes(masked).decode("ascii"))
+    return True
+
+
+def _mask_headers(part: EmailMessage, masker: Masker) -> bool:
+    changed = False
+    store: list[tuple[str, Any]] = part._headers  # type: ignore[attr-defined]  # replaced in place: order kept
+    for i, (name, _) in enumerate(list(store)):
+        lower = name.lower()
+        if lower in _NOT_REWRITTEN or lower in _SIGNATURES:
+            continue
+        header = part.policy.header_fetch_parse(name, store[i][1])
+        try:
+            new = _mask_header_value(header, masker)
+        except Exception:  # a header the parser cannot rebuild: its decoded text, masked
+            new = masker(str(header))
+        if new is not None and new != str(header):
+            store[i] = part.policy.header_store_parse(name, new)
+            changed = True
+    return changed
+
+
+def _mask_header_value(header: Any, masker: Masker) -> str | None:
+    text = str(header)
+    addresses = getattr(header, "addresses", None)
+    if addresses is None or bool(getattr(header, "defects", None)):
+        masked = masker(text)
+        return masked if masked != text else None
+    rebuilt = []
+    dirty = False
+    for a in addresses:
+        name, spec = masker(a.display_name), masker(a.addr_spec)
+        if spec != a.addr_spec:
+            name, spec = (name or spec), "redacted@redacted.invalid"
+        dirty |= name != a.display_name or spec != a.addr_spec
+        rebuilt.append(str(_address(name, spec)))
+    return ", ".join(rebuilt) if dirty else None
+
+
+def _address(name: str, spec: str) -> Any:
+    from email.headerregistry import Address
+
+    return Address(display_name=name, addr_spec=spec)
+
+
+def _mask_names(part: EmailMessage, masker: Masker) -> bool:
+    """File names (Content-Disposition filename, Content-Type name) masked."""
+    changed = False
+    for param, header in (("filename", "content-disposition"), ("name", "content-type")):
+        if header not in part:
+            continue
+        value = part.get_param(param, header=header)
+        if value is None:
+            continue
+        text = email.utils.collapse_rfc2231_value(value) if isinstance(value, tuple) else str(value)
+        masked = masker(text)
+        if masked != text:
+            part.set_param(param, masked, header=header)
+            changed = True
+    return changed
+
+
+def _mask_body(part: EmailMessage, masker: Masker, depth: int) -> bool:
+    maintype, subtype = part.get_content_maintype(), part.get_content_subtype()
+    ctype = part.get_content_type()
+    if ctype == "message/rfc822":  # a forwarded message the parser kept encoded (base64)
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes) or not data:
+            return False
+        masked_msg = mask_message(data, masker) if depth < _MAX_DEPTH else data
+        if masked_msg == data:
+            return False
+        _set_bytes(part, masked_msg)
+        return True
+    textual = maintype == "text" or (maintype == "application" and subtype in _TEXTUAL_APPLICATIONS)
+    if not textual:
+        return False  # a PDF, an archive, an image: left as is for the recheck to judge
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes):
+        return False
+    charset = part.get_content_charset() or ("us-ascii" if maintype == "text" else "utf-8")
+    try:
+        text = data.decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        try:
+            charset, text = "utf-8", data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False  # not text after all: the recheck judges it
+    masked = masker(text)
+    if masked == text:
+        return False
+    try:
+        encoded = masked.encode(charset)
+    except (LookupError, UnicodeEncodeError):
+        charset, encoded = "utf-8", masked.encode("utf-8")
+    if maintype == "text" or part.get_param("charset") is not None:
+        part.set_param("charset", charset)
+    _set_bytes(part, encoded)
+    return True
+
+
+def _set_bytes(part: EmailMessage, data: bytes) -> None:
+    """Replace a leaf part's body, keeping its headers, with a transfer encoding that is valid
+    for the bytes: the original base64/quoted-printable, else 7bit where it fits, else QP."""
+    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    lines = data.splitlines()
+    fits_7bit = data.isascii() and all(len(line) <= 998 for line in lines) and b"\0" not in data
+    if cte == "base64" or (cte not in ("quoted-printable",) and not fits_7bit and _binaryish(data)):
+        body, cte = base64.encodebytes(data).decode("ascii"), "base64"
+    elif cte == "quoted-printable" or not fits_7bit:
+        body, cte = quopri.encodestring(data).decode("ascii"), "quoted-printable"
+    else:
+        body, cte = data.decode("ascii"), (cte if cte in ("7bit", "8bit") else "7bit")
+    part.set_payload(body)
+    if "Content-Transfer-Encoding" in part:
+        part.replace_header("Content-Transfer-Encoding", cte)
+    elif cte != "7bit":
+        part["Content-Transfer-Encoding"] = cte
+
+
+def _binaryish(data: bytes) -> bool:
+    return b"\0" in data or not all(b in (9, 10, 13) or b >= 32 for b in data[:4096])
+
+
+# -- the check of the result ----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Recheck:
+    """The one inspection of a redacted output: what of the masked types is still found."""
+
+    types: tuple[str, ...]
+    leftover: tuple[Finding, ...]
+    sources: tuple[str, ...]
+
+    @property
+    def clean(self) -> bool:
+        return not self.leftover
+
+    def explanation(self) -> str:
+        """Why a redact decision became a hold (value-free: types and places only)."""
+        found = ", ".join(sorted({f.type for f in self.leftover}))
+        where = "; ".join(self.sources[:5])
+        return (
+            f"Held for security review instead of redacting: {found} still found after masking in {where} "
+            "(a part that cannot be redacted in place, such as a PDF, an archive or an image, is held whole)."
+        )
+
+
+def held_instead(verdict: Verdict, check: Recheck) -> Verdict:
+    """The verdict with its REDACT decision turned into QUARANTINE, saying why."""
+    decision = replace(verdict.decision, action=Action.QUARANTINE, explanation=check.explanation())
+    return replace(
+        verdict, action=Action.QUARANTINE, decisions={**verdict.decisions, verdict.audience: decision}
+    )
+
+
+RecheckObserver = Callable[[Recheck, OutboundMessage], None]
+_OBSERVERS: list[RecheckObserver] = []
+
+
+def observe(callback: RecheckObserver) -> Callable[[], None]:
+    """Call `callback` after every recheck (tests assert every redaction was re-inspected clean);
+    returns the function that stops it."""
+    _OBSERVERS.append(callback)
+    return lambda: _OBSERVERS.remove(callback)
+
+
+def recheck(
+    inspect: Callable[[OutboundMessage], Verdict], redacted: OutboundMessage, types: Iterable[str]
+) -> Recheck:
+    """Inspect the redacted output once; anything of `types` still found means: do not send it."""
+    wanted = tuple(sorted(set(types)))
+    verdict = inspect(redacted)
+    leftover = tuple(f for f in verdict.findings if f.type in wanted)
+    sources = []
+    for f in leftover:
+        if 0 <= f.segment < len(verdict.segments):
+            source = verdict.segments[f.segment].source
+            if source not in sources:
+                sources.append(source)
+    result = Recheck(wanted, leftover, tuple(sources))
+    for callback in list(_OBSERVERS):
+        callback(result, redacted)
+    return result
+
+
+__all__ = [
+    "Mask",
+    "Masker",
+    "Recheck",
+    "has_signature",
+    "held_instead",
+    "mask_json",
+    "mask_message",
+    "masks",
+    "observe",
+    "partners",
+    "recheck",
+    "redact_message",
+    "redact_payload",
+    "redact_string",
+    "redact_text",
+    "types_to_redact",
+]

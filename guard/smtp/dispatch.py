@@ -1,10 +1,11 @@
 """After the verdict: split delivery per recipient audience, in one place.
 
 Each recipient gets the decision for its audience. Recipients with the same action share one
-delivery: ALLOW relays the original bytes, REDACT relays `inspector.redact_message(raw)`,
-QUARANTINE commits one store item, BLOCK sends nothing. Relays run before the store commit;
-the first failure stops the rest and becomes the client's 4xx/5xx, so a message is never
-acknowledged and dropped (at worst a retry duplicates a copy already relayed).
+delivery: ALLOW relays the original bytes, REDACT relays the message masked by
+`redact.redact_message` once its one re-inspection finds nothing of the masked types (else it
+is held: fail closed), QUARANTINE commits one store item, BLOCK sends nothing. Relays run
+before the store commit; the first failure stops the rest and becomes the client's 4xx/5xx,
+so a message is never acknowledged and dropped (at worst a retry duplicates a copy already relayed).
 
 `process()` never raises: it returns the reply, records metrics and logs one line per
 decision. The SMTP handler runs it under `asyncio.shield`, so once relaying has begun a
@@ -21,7 +22,8 @@ from email.policy import default as default_policy
 from typing import TYPE_CHECKING, Any
 
 from guard.errors import DeliveryError, GuardError, PermanentDeliveryError
-from guard.model import HIGH_RISK_TYPES, Action, Audience, Verdict
+from guard.inspection import redact
+from guard.model import HIGH_RISK_TYPES, Action, Audience, Channel, OutboundMessage, Verdict
 from guard.smtp.forwarder import Forwarder, Mail, Receipt
 from guard.smtp.replies import reply_for_error, reply_for_outcome
 from guard.store.base import NewItem
@@ -138,7 +140,12 @@ class Dispatcher:
                 receipt = await self._relay(Mail(tx.sender, rcpts, tx.trace + tx.raw, tx.mail_options))
                 deliveries.append(Delivery(action, audiences, rcpts, receipt=receipt))
             elif action is Action.REDACT:
-                masked = await self._redact(tx.raw)
+                masked, check = await self._redact(tx, verdict, audiences, rcpts)
+                if not check.clean:  # something of the masked types is still there: hold it instead
+                    item = self._new_item(tx, verdict, audiences, rcpts, explanation=check.explanation())
+                    item_id = await self.services.store.put(item)
+                    deliveries.append(Delivery(Action.QUARANTINE, audiences, rcpts, quarantine_id=item_id))
+                    continue
                 receipt = await self._relay(Mail(tx.sender, rcpts, tx.trace + masked, tx.mail_options))
                 deliveries.append(Delivery(action, audiences, rcpts, receipt=receipt))
             elif action is Action.QUARANTINE:
@@ -148,10 +155,21 @@ class Dispatcher:
                 deliveries.append(Delivery(action, audiences, rcpts))
         return Outcome(tx.queue_id, verdict, tuple(deliveries))
 
-    async def _redact(self, raw: bytes) -> bytes:
-        if len(raw) > THREAD_THRESHOLD:
-            return await asyncio.to_thread(self.inspector.redact_message, raw)
-        return self.inspector.redact_message(raw)
+    async def _redact(
+        self, tx: Transaction, verdict: Verdict, audiences: tuple[Audience, ...], rcpts: tuple[str, ...]
+    ) -> tuple[bytes, redact.Recheck]:
+        """The masked message and its one re-inspection (a DKIM signature no longer verifies
+        after a change; re-signing is left to the upstream)."""
+        types = tuple(sorted({t for a in audiences for t in redact.types_to_redact(verdict, a)}))
+
+        def work() -> tuple[bytes, redact.Recheck]:
+            masked = redact.redact_message(tx.raw, verdict, types)
+            again = OutboundMessage(channel=Channel.SMTP, sender=tx.sender, recipients=rcpts, raw=masked)
+            return masked, self.inspector.recheck(again, types)
+
+        if len(tx.raw) > THREAD_THRESHOLD:
+            return await asyncio.to_thread(work)
+        return work()
 
     async def _relay(self, mail: Mail) -> Receipt:
         started = time.perf_counter()
@@ -171,7 +189,13 @@ class Dispatcher:
         return receipt
 
     def _new_item(
-        self, tx: Transaction, verdict: Verdict, audiences: tuple[Audience, ...], rcpts: tuple[str, ...]
+        self,
+        tx: Transaction,
+        verdict: Verdict,
+        audiences: tuple[Audience, ...],
+        rcpts: tuple[str, ...],
+        *,
+        explanation: str | None = None,
     ) -> NewItem:
         decision = verdict.decisions.get(audiences[0]) or verdict.decision
         counts = verdict.counts()
@@ -198,7 +222,7 @@ class Dispatcher:
             severity="high" if HIGH_RISK_TYPES & set(counts) else "medium",
             action=Action.QUARANTINE.value,
             rows=list(decision.rows),
-            explanation=decision.explanation,
+            explanation=explanation or decision.explanation,
             subject=subject,
         )
 
