@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import socket
 import sys
 from collections.abc import Sequence
 
 from guard import __version__
-from guard.config import Settings, load_settings
+from guard.config import Settings, load_settings, split_listen
 from guard.errors import ConfigError, GuardError, RuleError
 
 
@@ -26,22 +28,70 @@ def add_config_arg(parser: argparse.ArgumentParser) -> None:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from guard.app import build_services, serve_forever
+    from guard.checks import check_settings
 
     settings = settings_from_args(args)
-    if args.workers and args.workers > 1:
-        from guard.workers import run_workers
+    check_settings(settings, rules=False)  # the rules are compiled (and checked) by build_services
+    try:
+        if args.workers and args.workers > 1:
+            from guard.workers import run_workers
 
-        return run_workers(settings, args.workers, config_path=args.config)
-    services = build_services(settings)
-    asyncio.run(serve_forever(services))
+            _probe_listeners(settings)
+            return run_workers(settings, args.workers, config_path=args.config)
+        services = build_services(settings)
+        asyncio.run(serve_forever(services))
+    except OSError as exc:
+        if exc.errno not in _BIND_ERRORS:
+            raise
+        print(f"guard: {_bind_error(settings, exc)}", file=sys.stderr)
+        return 2
     return 0
 
 
+_BIND_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
+
+
+def _bind_error(settings: Settings, exc: OSError) -> str:
+    """One line naming the setting and the address that could not be bound."""
+    from guard.checks import listen_keys
+
+    text = str(exc)
+    reason = {errno.EADDRINUSE: "address already in use", errno.EACCES: "permission denied"}.get(
+        exc.errno or 0, exc.strerror or "cannot bind"
+    )
+    keys = listen_keys(settings)
+    for exact in (True, False):
+        for key, value in keys.items():
+            host, port = split_listen(value)
+            if port and ((exact and f"'{host}', {port})" in text) or (not exact and f", {port})" in text)):
+                return f"{key}: cannot listen on {value}: {reason}"
+    return f"cannot listen on {', '.join(f'{k} = {v}' for k, v in keys.items())}: {reason}"
+
+
+def _probe_listeners(settings: Settings) -> None:
+    """Bind each configured port once (as the workers will, SO_REUSEPORT) and let go, so a busy
+    port is one clear error here, not a crash loop of workers."""
+    from guard.checks import listen_keys
+
+    for value in listen_keys(settings).values():
+        host, port = split_listen(value)
+        if port == 0:
+            continue
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            try:
+                sock.bind((host, port))
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, f"('{host}', {port})") from None
+
+
 def _cmd_check_config(args: argparse.Namespace) -> int:
-    from guard.inspection import Inspector
+    from guard.checks import check_settings
 
     settings = settings_from_args(args)
-    inspector = Inspector.from_settings(settings)
+    inspector = check_settings(settings)
+    assert inspector is not None
     print(
         f"config ok: {inspector.rule_count} detectors, {inspector.policy_rows} policy rows, "
         f"{len(settings.chat.routes)} chat routes, store {settings.store.url.split(':', 1)[0]}"

@@ -3,6 +3,11 @@
 Every key can be set as `GUARD_<SECTION>__<KEY>` (lists and tables as JSON). A bad value stops
 start-up with a `ConfigError` that names the key, e.g. `smtp.listen: expected HOST:PORT`.
 Nothing here reads the environment at import time.
+
+Relative paths (`data_dir`, a `sqlite:///` store, TLS files, rule paths) are relative to the
+folder of the config file when one is given, wherever they were set (file, environment or the
+defaults), so a command finds the same data from any working directory; with no config file,
+to the working directory.
 """
 
 from __future__ import annotations
@@ -256,6 +261,34 @@ class Settings(BaseSettings):
     def data_path(self) -> Path:
         return Path(self.data_dir)
 
+    def anchored(self, base: Path) -> Settings:
+        """These settings with every relative path made absolute against `base`."""
+
+        def path(value: str) -> str:
+            return value if not value or Path(value).is_absolute() else str(base / value)
+
+        url = self.store.url
+        if url.startswith("sqlite:"):
+            rel = urlsplit(url).path[1:]  # sqlite:///var/guard.db -> var/guard.db
+            if rel and not Path(rel).is_absolute():
+                url = "sqlite:///" + str(base / rel)
+        return self.model_copy(
+            update={
+                "data_dir": path(self.data_dir),
+                "smtp": self.smtp.model_copy(
+                    update={"tls_cert": path(self.smtp.tls_cert), "tls_key": path(self.smtp.tls_key)}
+                ),
+                "store": self.store.model_copy(update={"url": url}),
+                "rules": self.rules.model_copy(
+                    update={
+                        "paths": [path(p) for p in self.rules.paths],
+                        "local_dir": path(self.rules.local_dir),
+                        "policy": path(self.rules.policy),
+                    }
+                ),
+            }
+        )
+
 
 def _format_errors(err: ValidationError, origin: str) -> str:
     lines = []
@@ -285,7 +318,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
         data[key] = value
     _check_environment(origin)
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, origin)) from None
     except SettingsError as exc:  # e.g. a GUARD_… variable holding malformed JSON
@@ -295,6 +328,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
             f"environment: {', '.join(names) or 'GUARD_' + field.upper()}: not valid JSON "
             f"(lists and tables are given as JSON)"
         ) from None
+    return settings if path is None else settings.anchored(Path(path).resolve().parent)
 
 
 def _check_environment(origin: str) -> None:

@@ -38,11 +38,13 @@ def _actor() -> Any:
 
 
 def _run(args: argparse.Namespace, work: Callable[[ReviewService, Settings], Awaitable[int]]) -> int:
+    from guard.checks import existing_store
     from guard.cli import settings_from_args
     from guard.review.service import ReviewService
     from guard.store import open_store
 
     settings = settings_from_args(args)
+    existing_store(settings)  # only `guard serve` creates a store or a key
 
     async def main() -> int:
         store = open_store(settings)

@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Any
 from aiosmtpd.smtp import SMTP
 
 from guard.config import split_listen
-from guard.errors import ConfigError
 from guard.metrics import Metrics
 from guard.smtp.auth import UserDirectory
 from guard.smtp.dispatch import Dispatcher
 from guard.smtp.forwarder import build_forwarder
 from guard.smtp.handler import GuardHandler, is_loopback
-from guard.smtp.tls import server_context
+from guard.smtp.tls import smtp_tls_context
 
 if TYPE_CHECKING:
     from guard.app import Services
@@ -109,13 +108,7 @@ def _listen_args(value: str) -> tuple[str, int]:
 async def start_smtp(services: Services) -> list[asyncio.AbstractServer]:
     """Start the SMTP listeners in the running loop; return the servers (first = `smtp.listen`)."""
     s = services.settings.smtp
-    if bool(s.tls_cert) != bool(s.tls_key):
-        raise ConfigError("smtp.tls_cert/smtp.tls_key: set both or neither")
-    tls_context = server_context(s.tls_cert, s.tls_key) if s.tls_cert else None
-    if s.implicit_tls_listen and tls_context is None:
-        raise ConfigError("smtp.implicit_tls_listen: needs smtp.tls_cert and smtp.tls_key")
-    if s.require_starttls and tls_context is None:
-        raise ConfigError("smtp.require_starttls: needs smtp.tls_cert and smtp.tls_key")
+    tls_context = smtp_tls_context(s)
 
     hostname = s.hostname or socket.gethostname() or "localhost"
     users = UserDirectory(s.users)

@@ -12,8 +12,12 @@ import ipaddress
 import os
 import ssl
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from guard.errors import ConfigError
+
+if TYPE_CHECKING:
+    from guard.config import SmtpSettings
 
 
 def server_context(cert: str | os.PathLike[str], key: str | os.PathLike[str]) -> ssl.SSLContext:
@@ -27,6 +31,19 @@ def server_context(cert: str | os.PathLike[str], key: str | os.PathLike[str]) ->
             f"smtp.tls_cert/smtp.tls_key: cannot load the pair ({type(exc).__name__}: {exc})"
         ) from None
     return ctx
+
+
+def smtp_tls_context(s: SmtpSettings) -> ssl.SSLContext | None:
+    """The listener's TLS context from `smtp.tls_cert`/`smtp.tls_key` (None: no TLS), after the
+    checks that tie the TLS settings together; `guard check-config` runs the same."""
+    if bool(s.tls_cert) != bool(s.tls_key):
+        raise ConfigError("smtp.tls_cert/smtp.tls_key: set both or neither")
+    tls_context = server_context(s.tls_cert, s.tls_key) if s.tls_cert else None
+    if s.implicit_tls_listen and tls_context is None:
+        raise ConfigError("smtp.implicit_tls_listen: needs smtp.tls_cert and smtp.tls_key")
+    if s.require_starttls and tls_context is None:
+        raise ConfigError("smtp.require_starttls: needs smtp.tls_cert and smtp.tls_key")
+    return tls_context
 
 
 def generate_self_signed(

@@ -54,12 +54,20 @@ class Keyring:
         self.active = active
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Keyring:
+    def from_settings(cls, settings: Settings, *, create: bool = True) -> Keyring:
+        """The configured keys, else the generated key file (made now unless `create` is False:
+        only `guard serve` makes one; other commands refuse, saying where they looked)."""
         conf = settings.store
         if conf.keys:
             keys = {key_id: _decode(key_id, value) for key_id, value in conf.keys.items()}
             return cls(keys, conf.active_key or next(iter(keys)))
-        keys = _load_or_create_key_file(settings.data_path / KEY_FILE)
+        path = settings.data_path / KEY_FILE
+        if not create and not path.exists():
+            raise ConfigError(
+                f"{path.absolute()}: no store key file there and store.keys is empty; "
+                "only `guard serve` creates one (check --config and data_dir)"
+            )
+        keys = _load_or_create_key_file(path)
         return cls(keys, conf.active_key or next(iter(keys)))
 
     @property

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import smtplib
 import ssl
 from collections.abc import Sequence
@@ -17,6 +18,15 @@ from typing import Any
 from guard.logs import JsonFormatter
 
 CARD = "4111 1111 1111 1111"
+
+
+def contains_value(text: str, value: str) -> bool:
+    """True if `value`'s digits occur in `text` as one whole number (any spaces, dots or dashes
+    between them), not inside a longer one: a leak check a random port such as 41117 cannot trip."""
+    digits = [c for c in value if c.isdigit()]
+    return re.search(r"(?<!\d)" + r"[\s.-]?".join(digits) + r"(?!\d)", text) is not None
+
+
 AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
 EXTERNAL = "bob@partner.net"
 INTERNAL = "carol@example.com"
