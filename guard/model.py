@@ -93,6 +93,8 @@ ENTITY_TYPES += NATIONAL_ID_TYPES
 HIGH_RISK_TYPES = frozenset(
     {"CREDIT_CARD", "US_SSN", "IBAN", "US_BANK_ACCOUNT", "API_KEY", "PASSPORT", *NATIONAL_ID_TYPES}
 )
+#: Finding confidence levels, weakest first (policy `min_confidence` compares by this order).
+CONFIDENCE_LEVELS: tuple[str, ...] = ("low", "medium", "high")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +145,9 @@ class Finding:
     value_hash: str  # keyed hash (HMAC-SHA256, truncated) for correlation
     segment: int = 0  # index into Verdict.segments
     explanation: tuple[str, ...] = ()
+    # How sure the detector is (Microsoft Purview's model): "high" | "medium" | "low", from the
+    # validator, the value's structure and its context. Policy rows may ask for a minimum.
+    confidence: str = "medium"
 
     def as_dict(self, *, with_segment: bool = True) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -154,6 +159,7 @@ class Finding:
             "detector": self.detector,
             "preview": self.preview,
             "hash": self.value_hash,
+            "confidence": self.confidence,
             "explanation": list(self.explanation),
         }
         if with_segment:

@@ -103,7 +103,7 @@ def _print_text(name: str, verdict: Verdict, out: IO[str]) -> None:
     for f in verdict.findings:
         source = verdict.segments[f.segment].source if f.segment < len(verdict.segments) else ""
         out.write(
-            f"  {f.type:<16} {f.start:>6}-{f.end:<6} score {f.score:.2f}  {f.detector:<24} "
+            f"  {f.type:<16} {f.start:>6}-{f.end:<6} score {f.score:.2f} {f.confidence:<6}  {f.detector:<24} "
             f"{f.preview}  [{source}]\n"
         )
 
@@ -230,6 +230,7 @@ def _scan_jsonl(inspector: Inspector, args: argparse.Namespace, out: IO[str]) ->
                             "start": f.start,
                             "end": f.end,
                             "score": round(f.score, 3),
+                            "confidence": f.confidence,
                             "detector": f.detector,
                             "preview": f.preview,
                         }

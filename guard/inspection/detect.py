@@ -16,7 +16,7 @@ from typing import Any
 
 import re2
 
-from guard.inspection.registry import ENGINES, REFINERS, REGEX_ENGINE, VALIDATORS, load_builtins
+from guard.inspection.registry import CHECKSUMS, ENGINES, REFINERS, REGEX_ENGINE, VALIDATORS, load_builtins
 from guard.inspection.rules import Detector, re2_options
 from guard.inspection.tables import TableContext
 
@@ -31,6 +31,19 @@ class Candidate:
     value: str
     score: float
     explanation: list[str]
+    confidence: str = ""  # high | medium | low; "" = from the score (engines that do not say)
+
+
+#: Score bands for confidence when nothing else decides (see docs/detection.md).
+HIGH_SCORE = 0.8
+MEDIUM_SCORE = 0.55
+
+
+def confidence_for(score: float) -> str:
+    """The confidence a score stands for: high >= 0.80, medium >= 0.55, else low."""
+    if score >= HIGH_SCORE:
+        return "high"
+    return "medium" if score >= MEDIUM_SCORE else "low"
 
 
 def _words_regex(words: list[str]) -> re.Pattern[str] | None:
@@ -71,6 +84,8 @@ class CompiledDetector:
         ]
         load_builtins()
         self.validator = VALIDATORS[det.validator] if det.validator else None
+        # A checksum-valid value is never dropped for its context, only given a lower confidence.
+        self.checksum = det.validator in CHECKSUMS
         self.refiner = REFINERS[det.refiner]
         self.context = _words_regex(det.context.words)
         self.negative = _words_regex(det.negative_context.words)
@@ -166,11 +181,11 @@ class CompiledDetector:
                         if det.validated_score is not None:
                             base = max(base, det.validated_score)
                         why.append(f"validator {det.validator}: pass -> {base:.2f}")
-                    score = self.score_context(text, low, cs, ce, base, why, tables)
-                    if score is None:
+                    scored = self.score_context(text, low, cs, ce, base, why, tables)
+                    if scored is None:
                         continue
                     last_end = ce
-                    yield Candidate(det, cs, ce, value, score, why)
+                    yield Candidate(det, cs, ce, value, scored[0], why, scored[1])
                 if det.refiner == "iban":
                     # An IBAN is cut to its country's length: look again right after it, since
                     # the greedy pattern may have run on into the next one.
@@ -194,7 +209,8 @@ class CompiledDetector:
         base: float,
         why: list[str],
         tables: TableContext,
-    ) -> float | None:
+    ) -> tuple[float, str] | None:
+        """The score and confidence of one candidate, or None when it is not worth reporting."""
         det = self.det
         score = base
         cue_distance: int | None = None
@@ -255,8 +271,18 @@ class CompiledDetector:
             score -= neg.penalty
             why.append(f"negative context -{neg.penalty:.2f} -> {score:.2f}")
         if score < det.threshold:
-            return None
-        return score
+            if not self.checksum:
+                return None
+            # Checksum-valid, but labelled as something else: kept, at low confidence.
+            score = max(score, 0.0)
+        if penalised:
+            level, reason = "low", "counter-evidence labels this value"
+        else:
+            level = confidence_for(score)
+            reason = "checksum valid" if self.checksum else "pattern"
+            reason += ", cue near" if cue_distance is not None else ", no cue"
+        why.append(f"confidence {level}: {reason}")
+        return score, level
 
 
 _LABEL_FILLERS = re.compile(r"(?:\s*(?:[:#=]|no\.?|nr\.?|number|num|id|code|ref)\s*)*$")

@@ -12,7 +12,7 @@ from guard.config import Settings
 from guard.errors import InspectionError
 from guard.inspection import redact
 from guard.inspection.audience import AudienceClassifier
-from guard.inspection.detect import Candidate, DetectionEngine
+from guard.inspection.detect import Candidate, DetectionEngine, confidence_for
 from guard.inspection.extract import Extractor, Limits, decoded_segments
 from guard.inspection.loader import load_components
 from guard.inspection.mask import preview, value_hash
@@ -123,6 +123,10 @@ class Inspector:
 
     def _finding(self, text: str, s: int, e: int, c: Candidate, segment: int) -> Finding:
         det = c.detector
+        confidence = c.confidence or confidence_for(c.score)
+        explanation = tuple(c.explanation)
+        if not c.confidence:
+            explanation += (f"confidence {confidence}: from the score",)
         return Finding(
             type=det.type,
             category=det.category,
@@ -133,7 +137,8 @@ class Inspector:
             preview=preview(det.type, c.value if det.type != "API_KEY" else text[s:e], det.mask),
             value_hash=value_hash(self.hash_key, det.type, _compact(det.type, c.value)),
             segment=segment,
-            explanation=tuple(c.explanation),
+            explanation=explanation,
+            confidence=confidence,
         )
 
     def scan_text(self, text: str, segment: int = 0) -> list[Finding]:

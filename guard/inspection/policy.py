@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from guard.errors import RuleError
-from guard.model import Action, Audience, Decision, Finding
+from guard.model import CONFIDENCE_LEVELS, Action, Audience, Decision, Finding
 
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
 POLICY_VERSIONS = (1,)
@@ -41,6 +41,8 @@ class When(_Model):
     categories: list[str] = Field(default_factory=list)
     min_count: int = 1
     lookalike: bool | None = None
+    # Only findings at this confidence or above count for the row (high > medium > low).
+    min_confidence: Literal["low", "medium", "high"] | None = None
 
 
 class Row(_Model):
@@ -227,8 +229,16 @@ class Policy:
         return w.min_count <= 1 or counts.total >= w.min_count
 
     def decide(self, findings: list[Finding], audience: Audience, *, lookalike: bool = False) -> Decision:
-        counts = _Counts(findings)
-        hits = [row for row in self.rows if self._holds(row, audience, counts, lookalike)]
+        by_level: dict[str | None, _Counts] = {None: _Counts(findings)}
+        for i, level in enumerate(CONFIDENCE_LEVELS):
+            if any(r.when.min_confidence == level for r in self.rows):
+                keep = CONFIDENCE_LEVELS[i:]
+                by_level[level] = _Counts([f for f in findings if f.confidence in keep])
+        hits = [
+            row
+            for row in self.rows
+            if self._holds(row, audience, by_level[row.when.min_confidence], lookalike)
+        ]
         if not hits:
             return Decision(Action.ALLOW, (), "No policy row applied; the message may be sent.")
         decisive = hits[0]

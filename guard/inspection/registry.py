@@ -29,6 +29,9 @@ Refiner = Callable[[str, int, int, "Detector", Validator | None], Iterator[Span]
 Engine = Callable[["CompiledDetector", str, str, "TableContext"], Iterator["Candidate"]]
 
 VALIDATORS: dict[str, Validator] = {}
+#: Validators that test a check digit or checksum: a value that passes one is never dropped for
+#: its context (counter-evidence only lowers its confidence).
+CHECKSUMS: set[str] = set()
 REFINERS: dict[str, Refiner] = {}
 ENGINES: dict[str, Engine] = {}
 #: The engine every regex detector uses; it is built into the detection engine, not registered.
@@ -55,8 +58,11 @@ def _register(table: dict[str, Any], kind: str, name: str) -> Callable[[_F], _F]
     return add
 
 
-def validator(name: str) -> Callable[[_F], _F]:
-    """Register a validator: compact value in, True when the value is plausible."""
+def validator(name: str, *, checksum: bool = False) -> Callable[[_F], _F]:
+    """Register a validator: compact value in, True when the value is plausible (`checksum`: it
+    tests a check digit, so a value that passes is kept whatever its context)."""
+    if checksum:
+        CHECKSUMS.add(name)
     return _register(VALIDATORS, "validator", name)
 
 

@@ -71,13 +71,13 @@ def card_brand(digits: str) -> str | None:
     return None
 
 
-@validator("luhn")
+@validator("luhn", checksum=True)
 def luhn(value: str) -> bool:
     value = _digits(value)
     return value.isdigit() and luhn_ok(value)
 
 
-@validator("luhn_card")
+@validator("luhn_card", checksum=True)
 def luhn_card(value: str) -> bool:
     """Luhn plus a known brand prefix and length; all-same-digit numbers are not cards."""
     value = _digits(value)
@@ -90,7 +90,7 @@ def luhn_card(value: str) -> bool:
     )
 
 
-@validator("iban_mod97")
+@validator("iban_mod97", checksum=True)
 def iban_mod97(value: str) -> bool:
     """ISO 13616: country-specific length and the mod-97 check (python-stdnum)."""
     try:
@@ -109,7 +109,7 @@ def iban_length(country: str) -> int | None:
     return 4 + sum(int(n) for n in re.findall(r"(\d+)!?[nace]", info[0][1]["bban"]))
 
 
-@validator("aba_checksum")
+@validator("aba_checksum", checksum=True)
 def aba_checksum(value: str) -> bool:
     """ABA routing transit number: 9 digits, weights 3-7-1, valid Federal Reserve prefix."""
     value = _digits(value)

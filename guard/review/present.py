@@ -118,6 +118,7 @@ def finding_rows(item: Item) -> list[dict[str, Any]]:
                 "end": f.get("end"),
                 "preview": f.get("preview", ""),
                 "score": f.get("score"),
+                "confidence": f.get("confidence") or "",
                 "detector": f.get("detector", ""),
                 "explanation": list(f.get("explanation") or []),
             }

@@ -105,7 +105,6 @@ NEGATIVES = [
     ("CREDIT_CARD", "The IBAN you entered (AT90 6875 0931 1774 9600) failed"),  # tail of an IBAN
     ("CREDIT_CARD", "EAN 0729222090678 in stock"),  # no card brand
     ("CREDIT_CARD", "card 4111 1111 1111 1112"),  # one digit off
-    ("CREDIT_CARD", "Subscription 5315-2079-0895-1353 renews"),  # labelled as something else
     ("US_SSN", "Room 211-42-5735"),
     ("US_SSN", "Ticket 521-00-2388 has been closed."),  # group 00
     ("US_SSN", "Survey code 976-10-5858."),  # area 9xx
@@ -189,3 +188,23 @@ def test_csv_with_quoted_commas(inspector: Inspector) -> None:
     assert ("US_SSN", "143882862") in found
     assert ("DATE_OF_BIRTH", "October 04, 1972") in found
     assert ("DATE_OF_BIRTH", "03-05-1948") in found
+
+
+# -- confidence: counter-evidence lowers it, it never makes a checksum-valid value disappear ---------
+CONFIDENCE = [
+    ("CREDIT_CARD", "Card number: 4111 1111 1111 1111", "high"),
+    ("CREDIT_CARD", "Please use 4111 1111 1111 1111 for the booking", "medium"),
+    ("CREDIT_CARD", "Subscription 5315-2079-0895-1353 renews", "low"),  # labelled as something else
+    ("CREDIT_CARD", "order no. 4111 1111 1111 1111 shipped", "low"),
+    ("IBAN", "IBAN DE89 3704 0044 0532 0130 00", "high"),
+    ("ABA_ROUTING", "routing number 021000021", "high"),
+]
+
+
+@pytest.mark.parametrize(("entity", "text", "level"), CONFIDENCE)
+def test_confidence(inspector: Inspector, entity: str, text: str, level: str) -> None:
+    found = [f for f in inspector.scan_text(text) if f.type == entity]
+    assert found, f"{entity} not found in {text!r}"
+    assert found[0].confidence == level, found[0].explanation
+    assert f"confidence {level}" in " ".join(found[0].explanation)
+    assert found[0].as_dict()["confidence"] == level

@@ -53,6 +53,13 @@ def _decide(inspector: Inspector, text: str, *recipients: str) -> tuple[Action, 
         ("call me at +1-801-234-5703, anna@customer.net", "a@customer.net", Action.ALLOW, "default-allow"),
         ("hello there", "a@customer.net", Action.ALLOW, "default-allow"),
         ("card 4111 1111 1111 1111", "a@examp1e.com", Action.BLOCK, "external-lookalike-domain"),
+        # a checksum-valid look-alike labelled as an order number: masked, not held for review
+        (
+            "order no. 4111 1111 1111 1111",
+            "a@customer.net",
+            Action.REDACT,
+            "external-high-risk-low-confidence",
+        ),
     ],
 )
 def test_default_policy(inspector: Inspector, text: str, to: str, action: Action, row: str) -> None:
@@ -126,3 +133,27 @@ def test_redact_json(inspector: Inspector) -> None:
     payload = {"text": "card 4111 1111 1111 1111", "blocks": [{"text": {"text": "SSN 591-68-1251"}}], "n": 3}
     out = inspector.redact_json(payload)
     assert "4111" not in repr(out) and "591-68" not in repr(out) and out["n"] == 3
+
+
+def test_min_confidence_counts_only_findings_at_or_above_it(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from guard.inspection.policy import Policy
+    from guard.model import Finding
+
+    assert isinstance(tmp_path, Path)
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        "rows:\n"
+        "  - {id: hold, when: {types: [CREDIT_CARD], min_confidence: medium}, action: quarantine}\n"
+        "  - {id: mask, when: {types: [CREDIT_CARD]}, action: redact}\n"
+        "  - {id: rest, action: allow}\n"
+    )
+    policy = Policy.load(path)
+
+    def card(level: str) -> Finding:
+        return Finding("CREDIT_CARD", "pci", 0, 4, 0.5, "X", "****", "h:x", confidence=level)
+
+    assert policy.decide([card("low")], Audience.EXTERNAL).rows[0] == "mask"
+    assert policy.decide([card("medium")], Audience.EXTERNAL).rows[0] == "hold"
+    assert policy.decide([card("high"), card("low")], Audience.EXTERNAL).rows[0] == "hold"
