@@ -74,7 +74,7 @@ def test_jsonl_batch(files: Path) -> None:
     assert {(f["type"], text[f["start"] : f["end"]]) for f in first["findings"]} >= {
         ("US_SSN", "591-68-1251")
     }
-    assert set(first["findings"][0]) == {"type", "start", "end", "score", "detector", "preview"}
+    assert set(first["findings"][0]) == {"type", "start", "end", "score", "confidence", "detector", "preview"}
     card = next(f for f in out[1]["findings"] if f["type"] == "CREDIT_CARD")
     assert "Card: 4111 1111 1111 1111\n"[card["start"] : card["end"]] == "4111 1111 1111 1111"  # decoded body
     assert out[2] == {"id": 3, "action": "allow", "findings": []}
