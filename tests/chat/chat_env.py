@@ -23,7 +23,7 @@ from guard.store.sqlite import SqliteStore
 from guard.testing_webhook import SERVICES, FakeWebhook, GuardHttp
 
 CARD = "4111 1111 1111 1111"
-AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
+AWS_KEY = "AKIA2E5RYT7QKVN3WX4H"
 CLEAN = "Weekly deployment report is ready for review."
 CARD_TEXT = f"Customer card {CARD} was charged twice, please refund."
 KEY_TEXT = f"use {AWS_KEY} aws key for the bucket"

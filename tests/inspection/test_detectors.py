@@ -55,7 +55,7 @@ POSITIVES = [
     ("DATE_OF_BIRTH", "born 14 Dec 1978", "14 Dec 1978"),
     ("DATE_OF_BIRTH", "date of birth: March 4th, 1985", "March 4th, 1985"),
     # credentials
-    ("API_KEY", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
+    ("API_KEY", "aws_access_key_id = AKIA2E5RYT7QKVN3WX4H", "AKIA2E5RYT7QKVN3WX4H"),
     (
         "API_KEY",
         "token ghp_8T28ATCrs1uU1H4f9WV2HrVQ3ZDHXMwB7kxT now",
@@ -70,7 +70,7 @@ POSITIVES = [
     ),
     ("API_KEY", "password: Summer2024!xyz", "Summer2024!xyz"),
     ("API_KEY", '{"user": "ann", "password": "Summer2024!xyz"}', "Summer2024!xyz"),
-    ("API_KEY", "Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
+    ("API_KEY", "Authorization: Basic YW5uOlZ0NyNrcTI5TG0=", "YW5uOlZ0NyNrcTI5TG0="),
     ("API_KEY", "postgres://app:s3cretPassw0rd@db.internal:5432/app", "s3cretPassw0rd"),
     (
         "API_KEY",

@@ -48,7 +48,7 @@ def _decide(inspector: Inspector, text: str, *recipients: str) -> tuple[Action, 
         ("card 4111 1111 1111 1111", "a@example.com", Action.ALLOW, "internal-allow"),
         ("card 4111 1111 1111 1111", "a@customer.net", Action.QUARANTINE, "external-high-risk"),
         ("SSN 591-68-1251", "a@customer.net", Action.QUARANTINE, "external-high-risk"),
-        ("aws key AKIAIOSFODNN7EXAMPLE", "a@customer.net", Action.BLOCK, "external-credential"),
+        ("aws key AKIA2E5RYT7QKVN3WX4H", "a@customer.net", Action.BLOCK, "external-credential"),
         ("DOB: 22.11.1978", "a@customer.net", Action.REDACT, "external-identity-details"),
         ("call me at +1-801-234-5703, anna@customer.net", "a@customer.net", Action.ALLOW, "default-allow"),
         ("hello there", "a@customer.net", Action.ALLOW, "default-allow"),
@@ -96,7 +96,7 @@ def test_mixed_recipients_decide_per_audience(inspector: Inspector) -> None:
 
 
 def test_explanation_never_contains_the_value(inspector: Inspector) -> None:
-    for text in ("card 4111 1111 1111 1111", "SSN 591-68-1251", "key AKIAIOSFODNN7EXAMPLE"):
+    for text in ("card 4111 1111 1111 1111", "SSN 591-68-1251", "key AKIA2E5RYT7QKVN3WX4H"):
         v = inspector.inspect(OutboundMessage(channel=Channel.API, text=text, audience=Audience.EXTERNAL))
         blob = repr(v.summary()) + repr([f.as_dict() for f in v.findings])
         for secret in (
@@ -104,7 +104,7 @@ def test_explanation_never_contains_the_value(inspector: Inspector) -> None:
             "4111111111111111",
             "591-68-1251",
             "591681251",
-            "AKIAIOSFODNN7EXAMPLE",
+            "AKIA2E5RYT7QKVN3WX4H",
         ):
             assert secret not in blob
         assert "What to do" in v.explanation

@@ -28,7 +28,7 @@ def files(tmp_path: Path) -> Path:
     (tmp_path / "mail.eml").write_bytes(
         b"From: a@example.com\r\nTo: b@customer.net\r\nSubject: hi\r\n\r\nSSN 591-68-1251\r\n"
     )
-    (tmp_path / "chat.json").write_text(json.dumps({"text": "key AKIAIOSFODNN7EXAMPLE"}), encoding="utf-8")
+    (tmp_path / "chat.json").write_text(json.dumps({"text": "key AKIA2E5RYT7QKVN3WX4H"}), encoding="utf-8")
     (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
     return tmp_path
 

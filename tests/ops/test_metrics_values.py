@@ -33,7 +33,7 @@ from guard.testing import SmtpSink
 from guard.testing_webhook import FakeWebhook
 
 CARD = "4111 1111 1111 1111"
-AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
+AWS_KEY = "AKIA2E5RYT7QKVN3WX4H"
 SENSITIVE = (CARD, CARD.replace(" ", ""), AWS_KEY)
 CLEAN = "The weekly deployment report is ready for review."
 CARD_TEXT = f"Customer card {CARD} was charged twice, please refund."

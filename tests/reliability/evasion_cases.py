@@ -516,7 +516,7 @@ SMTP_CASES: list[Case] = [
         K,
         "smtp",
         "API key split over two lines",
-        text_mail("key AKIAIOSFOD\nNN7EXAMPLE"),
+        text_mail(f"key {AWS_KEY[:10]}\n{AWS_KEY[10:]}"),
     ),
 ]
 

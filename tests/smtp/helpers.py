@@ -27,7 +27,7 @@ def contains_value(text: str, value: str) -> bool:
     return re.search(r"(?<!\d)" + r"[\s.-]?".join(digits) + r"(?!\d)", text) is not None
 
 
-AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
+AWS_KEY = "AKIA2E5RYT7QKVN3WX4H"
 EXTERNAL = "bob@partner.net"
 INTERNAL = "carol@example.com"
 SENDER = "alice@example.com"

@@ -30,7 +30,7 @@ async def test_verdicts_are_audited_in_the_chain(make_settings: Callable[..., Se
             ):
                 c.send_message(m)
 
-        for body in ("hello", "card 4111 1111 1111 1111", "key AKIAIOSFODNN7EXAMPLE"):
+        for body in ("hello", "card 4111 1111 1111 1111", "key AKIA2E5RYT7QKVN3WX4H"):
             await asyncio.to_thread(send, body)
         assert services.audit is not None
         await services.audit.flush()

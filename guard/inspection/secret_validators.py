@@ -1,0 +1,466 @@
+"""Validators for credentials: built-in token checksums, placeholders and "does this look random".
+
+Provider rules (rules/credentials-providers.yaml) find a token by its documented prefix, length
+and alphabet; these validators then say whether the match is a real credential rather than a
+documentation example or a placeholder (`AKIAIOSFODNN7EXAMPLE`, `sk_live_xxxxxxxx`,
+`<your-token>`, `${SECRET}`), and check the checksums some providers build into their tokens
+(GitHub and npm: CRC32 in base62 in the last six characters). The generic rules (a value after a
+`password`/`secret`/`token` cue, a lone token on a line) lean on `secret_value` and
+`password_value`, which reject hashes, UUIDs, paths, identifiers and words.
+
+Every validator takes the matched value (for API_KEY the text as written) and returns a bool.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+import zlib
+from collections import Counter
+
+from guard.inspection.validators import validator
+
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+# Words that mark a value as an example or a slot to fill in, not a secret (lower case).
+_PLACEHOLDER_WORDS = (
+    "example",
+    "xxxx",
+    "your",
+    "placeholder",
+    "dummy",
+    "sample",
+    "redacted",
+    "changeme",
+    "change_me",
+    "change-me",
+    "token_here",
+    "key_here",
+    "secret_here",
+    "here_",
+    "_here",
+    "notreal",
+    "not_real",
+    "not-a-real",
+    "fake",
+    "foobar",
+    "replace_me",
+    "replaceme",
+    "insert_",
+    "_goes_here",
+    "lorem",
+    "todo",
+    "fixme",
+    "tbd",
+    "****",
+    "....",
+    "…",
+    "0000",
+)
+_PLACEHOLDER_EXACT = frozenset(
+    """
+null none nil true false undefined empty secret token password passwd pass pwd key apikey api_key
+string str text value required optional unset default test testing admin root user username guest
+demo sample example changeit changeme redacted hidden masked omitted removed n/a na tbd
+password1 password123 passw0rd p@ssw0rd p@ssword letmein qwerty hunter2 secretkey secret_key mysecret
+my_secret mypassword my_password supersecret s3cr3t secret123 abc123 admin123 test123 foobar123
+""".split()
+)
+_TEMPLATE = re.compile(
+    r"^(?:<[^<>]*>|\[[^\[\]]*\]|\{\{.*\}\}|\{%.*%\}|\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z_][A-Za-z0-9_]*"
+    r"|%[A-Za-z_][A-Za-z0-9_]*%|#\{[^}]*\}|@[A-Za-z_][A-Za-z0-9_]*@|\{[A-Za-z_][A-Za-z0-9_]*\})$"
+)
+_ENV_CALL = re.compile(
+    r"(?:os\.environ|os\.getenv|getenv\(|process\.env|ENV\[|System\.getenv|\$ENV\{|secrets\.[A-Z]|"
+    r"^vault:|^ssm:|^arn:aws|^\{\{|^\$\{|^\$\(|^%\(|^env\()",
+    re.IGNORECASE,
+)
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_HEX = re.compile(r"^(?:0x)?[0-9a-fA-F]+$")
+_WORDISH = re.compile(r"^[A-Za-z]+[0-9]{0,4}$")
+_SPLIT = re.compile(r"[/._:\-]+")
+_VERSIONISH = re.compile(r"^v?\d+(?:[._-]\d+)+[a-z0-9._+~-]*$", re.IGNORECASE)
+
+
+def _is_sequential(run: str) -> bool:
+    steps = {ord(b) - ord(a) for a, b in zip(run, run[1:], strict=False)}
+    return steps in ({1}, {-1})
+
+
+def _has_sequence(value: str, length: int = 6) -> bool:
+    """A run such as "abcdef", "123456" or "FEDCBA": typed by a person, not drawn at random."""
+    run = 1
+    prev_step = 0
+    for a, b in zip(value, value[1:], strict=False):
+        step = ord(b) - ord(a)
+        if step in (1, -1) and a.isalnum() and b.isalnum() and (run == 1 or step == prev_step):
+            run += 1
+            if run >= length:
+                return True
+        else:
+            run = 2 if step in (1, -1) and a.isalnum() and b.isalnum() else 1
+        prev_step = step
+    return False
+
+
+def _repeats(value: str) -> bool:
+    """The value is a short unit said again and again ("abcd1234abcd1234…", "a1a1a1a1…")."""
+    n = len(value)
+    for period in range(1, min(12, n // 3) + 1):
+        if all(value[i] == value[i % period] for i in range(n)):
+            return True
+    return False
+
+
+def _longest_run(value: str) -> int:
+    best = run = 1 if value else 0
+    for a, b in zip(value, value[1:], strict=False):
+        run = run + 1 if a == b else 1
+        best = max(best, run)
+    return best
+
+
+def is_placeholder(value: str) -> bool:
+    """A documentation example, a template slot, an environment reference or a typed-in dummy."""
+    v = value.strip().strip("\"'`")
+    low = v.lower()
+    if not v or low in _PLACEHOLDER_EXACT:
+        return True
+    if _TEMPLATE.match(v) or _ENV_CALL.search(v):
+        return True
+    if any(w in low for w in _PLACEHOLDER_WORDS):
+        return True
+    if v.startswith("<") or v.endswith((">", "..", "]")) or "..." in v:
+        return True
+    if len(v) >= 8:
+        body = v
+        if _longest_run(body) >= max(5, len(body) // 4) or _repeats(body):
+            return True
+        if _has_sequence(body):
+            return True
+        tail = body[len(body) * 2 // 5 :]
+        if len(tail) >= 8 and (_repeats(tail) or _longest_run(tail) >= max(5, len(tail) // 3)):
+            return True
+        if _wordy(body):
+            return True
+        # Very little variety for the length: "aaaabbbbaaaabbbb", "123412341234"
+        if len(set(body)) < min(8, max(4, len(body) // 4)):
+            return True
+    return False
+
+
+_CAP_WORD = re.compile(r"[A-Z][a-z]{3,}")
+_LOW_PART = re.compile(r"[a-z]{4,}")
+_VOWELS = frozenset("aeiou")
+
+
+def _wordy(value: str) -> bool:
+    """Made of words ("SlackAppConfigurationTokenHere", "my-tokens_are-correct"), not drawn at
+    random: capitalised words or vowel-rich lower-case words cover half the value."""
+    covered = sum(len(m.group()) for m in _CAP_WORD.finditer(value))
+    if covered * 2 >= len(value) and covered >= 8:
+        return True
+    parts = [p for p in re.split(r"[_\-.]+", value) if p]
+    words = [
+        p
+        for p in parts
+        if _LOW_PART.fullmatch(p) and sum(c in _VOWELS for c in p) * 10 >= len(p) * 3
+    ]
+    return len(parts) >= 3 and sum(map(len, words)) * 5 >= len(value) * 2
+
+
+def shannon_entropy(value: str) -> float:
+    counts = Counter(value)
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values()) if n else 0.0
+
+
+def _classes(value: str) -> tuple[bool, bool, bool, bool]:
+    return (
+        any(c.islower() for c in value),
+        any(c.isupper() for c in value),
+        any(c.isdigit() for c in value),
+        any(not c.isalnum() for c in value),
+    )
+
+
+def _switch_ratio(value: str) -> float:
+    """How often the character class (lower, upper, digit, other) changes between neighbours:
+    about half the time in a random token, rarely in words, names and version numbers."""
+
+    def cls(c: str) -> int:
+        return 0 if c.islower() else 1 if c.isupper() else 2 if c.isdigit() else 3
+
+    if len(value) < 2:
+        return 0.0
+    switches = sum(cls(a) != cls(b) for a, b in zip(value, value[1:], strict=False))
+    return switches / (len(value) - 1)
+
+
+def _identifier_like(value: str) -> bool:
+    """Words joined by separators: a path, a module, a package, a function or file name."""
+    if value.startswith(("/", "~", "./", "../", "\\")) or "://" in value or "\\" in value:
+        return True
+    parts = [p for p in _SPLIT.split(value) if p]
+    if not parts:
+        return True
+    if all(_WORDISH.match(p) and not (sum(c.isupper() for c in p) > 1 and p.lower() != p.upper()) for p in parts):
+        return True
+    return bool(_VERSIONISH.match(value))
+
+
+def random_looking(value: str, min_len: int = 16) -> bool:
+    """Mixed, high-entropy, no word structure: what a generated key looks like."""
+    v = value
+    if len(v) < min_len or is_placeholder(v) or _identifier_like(v) or _wordy(v):
+        return False
+    lower, upper, digit, other = _classes(v)
+    if not digit and not (lower and upper and len(v) >= 24):
+        return False
+    if not (lower or upper):
+        return False
+    alnum = "".join(c for c in v if c.isalnum())
+    if len(alnum) < min_len * 3 // 4:
+        return False
+    ent = shannon_entropy(v)
+    if ent < min(3.0 + 0.02 * len(v), 3.6):
+        return False
+    return _switch_ratio(alnum) >= 0.22
+
+
+@validator("token")
+def token(value: str) -> bool:
+    """A provider token found by its prefix: anything but a placeholder or example."""
+    return not is_placeholder(value)
+
+
+def _b62(n: int, width: int = 6) -> str:
+    out = ""
+    while n:
+        n, r = divmod(n, 62)
+        out = _BASE62[r] + out
+    return out.rjust(width, "0")
+
+
+def crc32_base62(body: str) -> str:
+    """GitHub's and npm's token checksum: CRC32 of the random part, base62, six characters."""
+    return _b62(zlib.crc32(body.encode("ascii")) & 0xFFFFFFFF)
+
+
+@validator("github_checksum")
+def github_checksum(value: str) -> bool:
+    """ghp_/gho_/ghu_/ghs_/ghr_ + 30 random base62 + 6-char CRC32 checksum of those 30
+    (GitHub's token format of April 2021); also npm_ tokens, which use the same scheme."""
+    _, _, rest = value.partition("_")
+    if len(rest) != 36 or not rest.isalnum() or is_placeholder(rest):
+        return False
+    return crc32_base62(rest[:30]) == rest[30:]
+
+
+@validator("token_checksum_failed")
+def token_checksum_failed(value: str) -> bool:
+    """A token with the provider's shape whose built-in checksum does not hold (lower score)."""
+    return not is_placeholder(value) and not github_checksum(value)
+
+
+def _b64decode(data: str) -> bytes | None:
+    data = data.strip()
+    try:
+        return base64.urlsafe_b64decode(data.replace("+", "-").replace("/", "_") + "=" * (-len(data) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+@validator("jwt")
+def jwt(value: str) -> bool:
+    """A JSON Web Token: the first part is base64url JSON with an "alg" (RFC 7519/7515)."""
+    parts = value.split(".")
+    if len(parts) not in (3, 5):
+        return False
+    raw = _b64decode(parts[0])
+    if raw is None:
+        return False
+    try:
+        header = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    if not isinstance(header, dict) or not ("alg" in header or "enc" in header):
+        return False
+    return not is_placeholder(parts[-1]) if len(parts[-1]) >= 8 else len(parts) == 3 and header.get("alg") == "none"
+
+
+@validator("basic_auth")
+def basic_auth(value: str) -> bool:
+    """HTTP Basic credentials: base64 of "user:password" (RFC 7617), not a dummy."""
+    raw = _b64decode(value)
+    if raw is None:
+        return False
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    user, sep, password = text.partition(":")
+    return bool(sep) and bool(password) and text.isprintable() and not is_placeholder(password)
+
+
+@validator("discord_bot")
+def discord_bot(value: str) -> bool:
+    """A Discord bot token: base64 of the bot's numeric id, a timestamp part and an HMAC."""
+    first = value.split(".")[0]
+    raw = _b64decode(first)
+    return raw is not None and raw.isdigit() and 15 <= len(raw) <= 20 and not is_placeholder(value)
+
+
+@validator("base64_key")
+def base64_key(value: str) -> bool:
+    """A key given as standard base64 of random bytes (Azure storage and Service Bus keys)."""
+    v = value.split("=", 1)[1] if "=" in value.rstrip("=") else value
+    raw = _b64decode(v)
+    return raw is not None and len(raw) >= 16 and not is_placeholder(v) and len(set(raw)) > len(raw) // 3
+
+
+@validator("secret_value")
+def secret_value(value: str) -> bool:
+    """A value after a key/token/secret cue: random-looking, not a hash-like bare hex run shorter
+    than 32, not a UUID, a path, an identifier, a version or a placeholder."""
+    v = value.strip().strip("\"'`").rstrip(".,;:)")
+    if len(v) < 12 or len(v) > 1024 or is_placeholder(v) or _UUID.match(v):
+        return False
+    if v.startswith("0x"):
+        return False
+    if _HEX.match(v):
+        return len(v) >= 32 and shannon_entropy(v.lower()) >= 3.0 and _switch_ratio(v) >= 0.2
+    return random_looking(v, 12)
+
+
+@validator("key_value")
+def key_value(value: str) -> bool:
+    """A value after the bare word "key": like `secret_value`, but a hex-only value is refused
+    (PGP fingerprints, key ids, hashes and commit ids sit next to "key" in ordinary text)."""
+    v = value.strip().strip("\"'`").rstrip(".,;:)")
+    return not _HEX.match(v.replace(" ", "")) and secret_value(v)
+
+
+@validator("lone_token")
+def lone_token(value: str) -> bool:
+    """A generated-looking token alone on its line (pasted into a chat or a mail): upper case,
+    lower case and digits mixed at random, no word structure; hex runs, UUIDs and lines of an
+    armoured base64 block are left out."""
+    v = value.strip()
+    if _HEX.match(v) or _UUID.match(v) or not 16 <= len(v) <= 400:
+        return False
+    if v.startswith("eyJ") or ".." in v or re.match(r"[a-z]{2,10}[_-]", v):
+        return False  # JWTs and provider-prefixed tokens are judged by their own rules
+    lower, upper, digit, _ = _classes(v)
+    if not (digit and (lower or upper)):
+        return False
+    if not (lower and upper) and len(v) < 24:
+        return False
+    if len(v) in (64, 76) and re.fullmatch(r"[A-Za-z0-9+/]+", v) and ("+" in v or "/" in v):
+        return False  # one line of an armoured block (PEM, PGP, MIME base64)
+    return random_looking(v, 16)
+
+
+_COMMON_NON_PASSWORDS = frozenset(
+    """
+required incorrect invalid wrong expired reset changed forgotten missing empty blank hashed
+encrypted protected incorrectly set stored saved sent below above attached same different
+""".split()
+)
+
+
+@validator("password_value")
+def password_value(value: str) -> bool:
+    """A password as written after a password cue: 6-128 characters, not a placeholder, an
+    environment reference or a plain word; it needs a digit or a symbol, or mixed case."""
+    v = value.strip().strip("\"'`")
+    v = v.rstrip(".,;:!?)") if len(v) > 6 else v
+    if not 6 <= len(v) <= 128 or is_placeholder(v) or any(c.isspace() for c in v):
+        return False
+    low = v.lower()
+    if low in _COMMON_NON_PASSWORDS or low.startswith(("http", "www.", "/", "~")):
+        return False
+    if "://" in v or v.startswith(("(", "[", "{", "<", "$", "%", "@")) and len(v) < 10:
+        return False
+    lower, upper, digit, other = _classes(v)
+    if not (lower or upper or digit):
+        return len(set(v)) >= 6  # symbols only: still a password when varied
+    if digit and not (lower or upper):
+        return len(v) >= 8 and len(set(v)) >= 5 and not _has_sequence(v, 5)
+    if other and not digit:
+        # "single-threaded", "read-only", "e-mail": words joined by hyphens or dots are prose
+        if all(_WORDISH.match(p) for p in re.split(r"[-_.']+", v) if p):
+            return False
+    if not (digit or other) and not (lower and upper):
+        return False
+    if not (digit or other) and lower and upper:
+        # "PassWord", "MySQL": camel words; a password has a capital inside a lower run
+        return sum(c.isupper() for c in v) >= 2 and not re.fullmatch(r"(?:[A-Z][a-z]+)+", v)
+    return True
+
+
+@validator("unquoted_password")
+def unquoted_password(value: str) -> bool:
+    """A password assigned without quotes: as `password_value`, and not a code expression
+    (an identifier, an attribute, a call, a number, a boolean)."""
+    v = value.rstrip(",;)")
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*(?:\(.*\))?", v):
+        return bool(re.search(r"\d", v)) and bool(re.search(r"[A-Za-z]", v)) and password_value(v) and "(" not in v
+    if v.endswith(("(", "()")) or re.fullmatch(r"-?\d+(?:\.\d+)?", v):
+        return False
+    return password_value(v)
+
+
+@validator("cued_token")
+def cued_token(value: str) -> bool:
+    """A weak-format token (hex run, UUID, fixed-length letters and digits) found next to its
+    provider's name: not a placeholder, not words, and as varied as a generated value is."""
+    v = value.strip()
+    if is_placeholder(v) or _identifier_like(v):
+        return False
+    if _UUID.match(v):
+        return v[14] == "4"
+    lower, upper, digit, _ = _classes(v)
+    if not digit and not (lower and upper):
+        return False
+    return len(set(v)) >= min(10, max(5, len(v) // 3))
+
+
+@validator("aws_secret")
+def aws_secret(value: str) -> bool:
+    """An AWS secret access key: 40 base64 characters drawn at random (upper, lower, digits)."""
+    lower, upper, digit, _ = _classes(value)
+    return len(value) == 40 and lower and upper and digit and random_looking(value, 40)
+
+
+_PEM_HEADER = re.compile(r"^[A-Za-z-]+:.*$", re.MULTILINE)
+
+
+@validator("private_key_block")
+def private_key_block(value: str) -> bool:
+    """A PEM/OpenSSH/PGP/PuTTY private key: a body of real base64 (40+ characters, varied),
+    not "..." or "xxxx" or a one-line stand-in."""
+    lines = value.splitlines()
+    body = "\n".join(
+        ln for ln in lines if "-----" not in ln and "---- " not in ln and not _PEM_HEADER.match(ln.strip())
+    )
+    compact = "".join(body.split())
+    if len(compact) < 40 or not re.fullmatch(r"[A-Za-z0-9+/=]+", compact):
+        return False
+    return not is_placeholder(compact[:64]) and len(set(compact)) >= 20
+
+
+@validator("aws_key_id_real")
+def aws_key_id_real(value: str) -> bool:
+    """An AWS access key id that is not AWS's documentation example or a placeholder."""
+    compact = "".join(value.split()).replace(">", "")
+    return re.fullmatch(r"[A-Z0-9]{20}", compact) is not None and not is_placeholder(compact[4:])
+
+
+@validator("uuid4_token")
+def uuid4_token(value: str) -> bool:
+    """A UUID used as a secret is drawn at random: version 4 (a time-based v1 is an id)."""
+    return bool(_UUID.match(value)) and value[14] == "4" and not is_placeholder(value)
