@@ -368,6 +368,31 @@ class DetectionEngine:
         except Exception:  # a set that cannot be built only costs speed: every pattern runs
             self._set = None
         self._build_literal_sets()
+        self._build_gates()
+
+    def _build_gates(self) -> None:
+        """Which detectors a present literal (or cue word) can wake: with hundreds of provider
+        rules, only those whose literals occur in a text are looked at, in their pack order."""
+        self._always: list[int] = []
+        self._gates: tuple[dict[str, list[int]], dict[str, list[int]]] = ({}, {})
+        for di, cd in enumerate(self.detectors):
+            if cd.custom is None and cd._literal_set is not None:
+                gate = self._gates[1 if cd.det.case_insensitive else 0]
+                keys: frozenset[str] = cd._literal_set
+            elif cd.custom is None and cd.det.require_context and cd._cue_words:
+                gate, keys = self._gates[1], cd._cue_set
+            else:
+                self._always.append(di)
+                continue
+            for key in keys:
+                gate.setdefault(key, []).append(di)
+
+    def _woken(self, present: tuple[set[str], set[str]]) -> list[int]:
+        woken = set(self._always)
+        for gate, found in zip(self._gates, present, strict=True):
+            for key in found:
+                woken.update(gate.get(key, ()))
+        return sorted(woken)
 
     def __len__(self) -> int:
         return len(self.detectors)
@@ -436,7 +461,8 @@ class DetectionEngine:
         wanted = self._matching_patterns(btext)
         present = self._present_literals(btext, low.encode("ascii", "replace"))
         found: list[Candidate] = []
-        for di, cd in enumerate(self.detectors):
+        for di in self._woken(present):
+            cd = self.detectors[di]
             if cd.custom is not None:
                 found.extend(cd.custom(cd, text, low, tables))
             elif not cd.might_match(present):

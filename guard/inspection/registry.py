@@ -40,6 +40,7 @@ REGEX_ENGINE = "regex"
 _BUILTIN_MODULES = (
     "guard.inspection.validators",
     "guard.inspection.national_ids",
+    "guard.inspection.secret_validators",
     "guard.inspection.refine",
     "guard.inspection.person",
 )

@@ -20,8 +20,9 @@ import math
 import re
 import zlib
 from collections import Counter
+from itertools import pairwise
 
-from guard.inspection.validators import validator
+from guard.inspection.registry import validator
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -86,7 +87,7 @@ _VERSIONISH = re.compile(r"^v?\d+(?:[._-]\d+)+[a-z0-9._+~-]*$", re.IGNORECASE)
 
 
 def _is_sequential(run: str) -> bool:
-    steps = {ord(b) - ord(a) for a, b in zip(run, run[1:], strict=False)}
+    steps = {ord(b) - ord(a) for a, b in pairwise(run)}
     return steps in ({1}, {-1})
 
 
@@ -94,7 +95,7 @@ def _has_sequence(value: str, length: int = 6) -> bool:
     """A run such as "abcdef", "123456" or "FEDCBA": typed by a person, not drawn at random."""
     run = 1
     prev_step = 0
-    for a, b in zip(value, value[1:], strict=False):
+    for a, b in pairwise(value):
         step = ord(b) - ord(a)
         if step in (1, -1) and a.isalnum() and b.isalnum() and (run == 1 or step == prev_step):
             run += 1
@@ -117,7 +118,7 @@ def _repeats(value: str) -> bool:
 
 def _longest_run(value: str) -> int:
     best = run = 1 if value else 0
-    for a, b in zip(value, value[1:], strict=False):
+    for a, b in pairwise(value):
         run = run + 1 if a == b else 1
         best = max(best, run)
     return best
@@ -164,11 +165,7 @@ def _wordy(value: str) -> bool:
     if covered * 2 >= len(value) and covered >= 8:
         return True
     parts = [p for p in re.split(r"[_\-.]+", value) if p]
-    words = [
-        p
-        for p in parts
-        if _LOW_PART.fullmatch(p) and sum(c in _VOWELS for c in p) * 10 >= len(p) * 3
-    ]
+    words = [p for p in parts if _LOW_PART.fullmatch(p) and sum(c in _VOWELS for c in p) * 10 >= len(p) * 3]
     return len(parts) >= 3 and sum(map(len, words)) * 5 >= len(value) * 2
 
 
@@ -196,7 +193,7 @@ def _switch_ratio(value: str) -> float:
 
     if len(value) < 2:
         return 0.0
-    switches = sum(cls(a) != cls(b) for a, b in zip(value, value[1:], strict=False))
+    switches = sum(cls(a) != cls(b) for a, b in pairwise(value))
     return switches / (len(value) - 1)
 
 
@@ -207,7 +204,9 @@ def _identifier_like(value: str) -> bool:
     parts = [p for p in _SPLIT.split(value) if p]
     if not parts:
         return True
-    if all(_WORDISH.match(p) and not (sum(c.isupper() for c in p) > 1 and p.lower() != p.upper()) for p in parts):
+    if all(
+        _WORDISH.match(p) and not (sum(c.isupper() for c in p) > 1 and p.lower() != p.upper()) for p in parts
+    ):
         return True
     return bool(_VERSIONISH.match(value))
 
@@ -217,7 +216,7 @@ def random_looking(value: str, min_len: int = 16) -> bool:
     v = value
     if len(v) < min_len or is_placeholder(v) or _identifier_like(v) or _wordy(v):
         return False
-    lower, upper, digit, other = _classes(v)
+    lower, upper, digit, _ = _classes(v)
     if not digit and not (lower and upper and len(v) >= 24):
         return False
     if not (lower or upper):
@@ -289,7 +288,11 @@ def jwt(value: str) -> bool:
         return False
     if not isinstance(header, dict) or not ("alg" in header or "enc" in header):
         return False
-    return not is_placeholder(parts[-1]) if len(parts[-1]) >= 8 else len(parts) == 3 and header.get("alg") == "none"
+    return (
+        not is_placeholder(parts[-1])
+        if len(parts[-1]) >= 8
+        else len(parts) == 3 and header.get("alg") == "none"
+    )
 
 
 @validator("basic_auth")
@@ -302,7 +305,7 @@ def basic_auth(value: str) -> bool:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    user, sep, password = text.partition(":")
+    _, sep, password = text.partition(":")
     return bool(sep) and bool(password) and text.isprintable() and not is_placeholder(password)
 
 
@@ -383,17 +386,15 @@ def password_value(value: str) -> bool:
     low = v.lower()
     if low in _COMMON_NON_PASSWORDS or low.startswith(("http", "www.", "/", "~")):
         return False
-    if "://" in v or v.startswith(("(", "[", "{", "<", "$", "%", "@")) and len(v) < 10:
+    if "://" in v or (v.startswith(("(", "[", "{", "<", "$", "%", "@")) and len(v) < 10):
         return False
     lower, upper, digit, other = _classes(v)
     if not (lower or upper or digit):
         return len(set(v)) >= 6  # symbols only: still a password when varied
     if digit and not (lower or upper):
         return len(v) >= 8 and len(set(v)) >= 5 and not _has_sequence(v, 5)
-    if other and not digit:
-        # "single-threaded", "read-only", "e-mail": words joined by hyphens or dots are prose
-        if all(_WORDISH.match(p) for p in re.split(r"[-_.']+", v) if p):
-            return False
+    if other and not digit and all(_WORDISH.match(p) for p in re.split(r"[-_.']+", v) if p):
+        return False  # "single-threaded", "read-only", "e-mail": words joined by hyphens or dots are prose
     if not (digit or other) and not (lower and upper):
         return False
     if not (digit or other) and lower and upper:
@@ -408,7 +409,12 @@ def unquoted_password(value: str) -> bool:
     (an identifier, an attribute, a call, a number, a boolean)."""
     v = value.rstrip(",;)")
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*(?:\(.*\))?", v):
-        return bool(re.search(r"\d", v)) and bool(re.search(r"[A-Za-z]", v)) and password_value(v) and "(" not in v
+        return (
+            bool(re.search(r"\d", v))
+            and bool(re.search(r"[A-Za-z]", v))
+            and password_value(v)
+            and "(" not in v
+        )
     if v.endswith(("(", "()")) or re.fullmatch(r"-?\d+(?:\.\d+)?", v):
         return False
     return password_value(v)

@@ -275,7 +275,3 @@ def aws_key_id(value: str) -> bool:
 @validator("always")
 def always(value: str) -> bool:
     return True
-
-
-# Credential validators (checksums, placeholders, randomness) register themselves on import.
-from guard.inspection import secret_validators as _secret_validators  # noqa: E402,F401
