@@ -105,3 +105,45 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The leak check goes last, after everything it checks has been written."""
     items.sort(key=lambda item: item.nodeid.split("::", 1)[0].endswith(_LEAK_CHECK))
+
+
+# ---- redaction: every redacted message or payload is re-inspected and found clean (issue 11) --------
+REDACTION_STATS = {"redacted": 0, "rechecks": 0, "clean": 0, "held": 0}
+
+
+@pytest.fixture(autouse=True)
+def redactions_are_rechecked_clean(request: pytest.FixtureRequest) -> Any:
+    """Fails a test in which a message or payload was redacted without its one re-inspection,
+    or in which that re-inspection still found a masked type — unless the test is marked
+    `redaction_leaks` (it proves the fail-closed path: the message is held instead)."""
+    from guard.inspection import redact
+
+    events: list[tuple[str, Any]] = []
+    stop = redact.observe(lambda kind, obj: events.append((kind, obj)))
+    yield
+    stop()
+    pending, dirty = 0, []
+    for kind, obj in events:
+        if kind == "redacted":
+            pending += 1
+            REDACTION_STATS["redacted"] += 1
+        else:
+            pending = 0
+            REDACTION_STATS["rechecks"] += 1
+            REDACTION_STATS["clean" if obj.clean else "held"] += 1
+            if not obj.clean:
+                dirty.append(obj)
+    if request.node.get_closest_marker("redaction_leaks"):
+        assert dirty, "marked redaction_leaks, but every recheck was clean"
+        return
+    assert pending == 0, "a redacted message or payload was not re-inspected"
+    assert not dirty, "a redaction left findings: " + "; ".join(r.explanation() for r in dirty)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if REDACTION_STATS["redacted"] or REDACTION_STATS["rechecks"]:
+        s = REDACTION_STATS
+        terminalreporter.write_line(
+            f"redaction: {s['redacted']} redacted outputs, {s['rechecks']} rechecks "
+            f"({s['clean']} clean, {s['held']} held by a test that expects it)"
+        )

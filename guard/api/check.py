@@ -67,7 +67,7 @@ def redacted_version(inspector: Inspector, draft: Draft, verdict: Verdict) -> tu
     types = draft_types(verdict)
     out: dict[str, Any] = {}
     if draft.route is not None:
-        out["payload"] = redact.redact_payload(req.payload, verdict, types)
+        out["payload"] = redact.redact_payload(req.payload, verdict, types, numbers=True)
         dialect = dialect_for(draft.route.format, draft.route.upstream, out["payload"])
         again = replace(draft.message, text="\n".join(dialect.texts(out["payload"])))
         return out, inspector.recheck(again, types).clean
@@ -77,7 +77,7 @@ def redacted_version(inspector: Inspector, draft: Draft, verdict: Verdict) -> tu
         out["text"] = _text_redaction(verdict, req.text, types)
     raw = None
     if req.eml is not None:
-        raw = redact.redact_message(draft.message.raw or b"", verdict, types)
+        raw = redact.redact_message(draft.message.raw or b"", verdict, types, drop_unmaskable=True)
         out["eml"] = raw.decode("utf-8", errors="replace")
     again = replace(draft.message, subject=out.get("subject", req.subject), text=out.get("text"), raw=raw)
     return out, inspector.recheck(again, types).clean
@@ -118,6 +118,7 @@ def verdict_body(verdict: Verdict, redacted: dict[str, Any], redacted_clean: boo
     ]
     body["redacted"] = redacted
     body["redacted_clean"] = redacted_clean
+    body["redacted_types"] = list(draft_types(verdict))
     body["duration_ms"] = round(verdict.duration_s * 1000, 3)
     return body
 

@@ -312,7 +312,10 @@ class ChatProxy:
             if dialect.name in {"discord", "googlechat"}:
                 with contextlib.suppress(Exception):  # without it the fake reply carries no text at all
                     ctx = replace(
-                        ctx, redacted=redact.redact_payload(parsed.payload, verdict, verdict.counts())
+                        ctx,
+                        redacted=redact.mask_json(
+                            parsed.payload, redact.Masker(redact.masks(verdict, verdict.counts()))
+                        ),
                     )
             held_reply = dialect.held(ctx)
             # The body looks like success for the client library; the header still tells an agent why.

@@ -18,6 +18,7 @@ import base64
 import email
 import email.policy
 import email.utils
+import json
 import quopri
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,7 +36,7 @@ _MAX_FLEX = 200  # longer values (keys, PEM blocks) are matched literally only
 _CHUNK = 64  # masks per compiled alternation
 # What may sit between two characters of a value where it is written: separators, markup,
 # an HTML tag or character reference (digits split by <b> tags, Slack *bold*, &nbsp;).
-_GAP = r"(?:[\s\-./_*~|`'\"(),:;>]|<[^<>]*>|&[#A-Za-z0-9]{1,10};){0,6}"
+_GAP = r"(?:[\s\-./_*~|`'\"(),:;>\x{ad}\x{200b}-\x{200d}\x{2060}\x{feff}]|<[^<>]*>|&[#A-Za-z0-9]{1,10};){0,6}"
 _NOT_REWRITTEN = frozenset(
     {"content-type", "content-disposition", "content-transfer-encoding", "mime-version"}
 )
@@ -142,7 +143,7 @@ def _pattern(m: Mask) -> str:
         body = r"\b" + body
     if chars[-1].isascii():
         body += r"\b"
-    return body
+    return f"{re2.escape(m.value)}|{body}"  # as written first, then with other separators or markup
 
 
 @dataclass(slots=True)
@@ -151,13 +152,14 @@ class Masker:
     a value is also found where separators or markup sit between its characters."""
 
     masks: Sequence[Mask]
+    drop: tuple[str, ...] = ()  # sources with findings: an attachment named in one is dropped
     _compiled: list[tuple[re2._Regexp, list[str]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         ordered = sorted(set(self.masks), key=lambda m: (-len(m.value), m.type, m.value))
         for i in range(0, len(ordered), _CHUNK):
             chunk = ordered[i : i + _CHUNK]
-            regex = re2.compile("|".join(f"({_pattern(m)})" for m in chunk), _options())
+            regex = re2.compile("|".join(f"((?:{_pattern(m)}))" for m in chunk), _options())
             self._compiled.append((regex, [m.type for m in chunk]))
 
     def __bool__(self) -> bool:
@@ -203,40 +205,81 @@ def redact_string(text: str, verdict: Verdict, types: Collection[str]) -> str:
 
 
 # -- JSON payloads -------------------------------------------------------------------------------------
-def redact_payload(payload: Any, verdict: Verdict, types: Collection[str]) -> Any:
+def redact_payload(payload: Any, verdict: Verdict, types: Collection[str], *, numbers: bool = False) -> Any:
     """A JSON value (a chat payload, form fields) with every value of `types` masked in every
-    string and every key."""
-    return mask_json(payload, Masker(masks(verdict, types)))
+    string and every key (and number, with `numbers`: for a draft, not for what is relayed)."""
+    masker = Masker(masks(verdict, types))
+    if not masker:
+        return payload
+    out = mask_json(payload, masker, numbers=numbers)
+    _notify("redacted", out)
+    return out
 
 
-def mask_json(payload: Any, masker: Callable[[str], str], _depth: int = 0) -> Any:
-    """Numbers keep their type (a service may reject a string there): a value written as a number
-    is left for the recheck, which holds the message."""
+def mask_json(payload: Any, masker: Callable[[str], str], _depth: int = 0, *, numbers: bool = False) -> Any:
+    """Numbers keep their type unless `numbers` (a service may reject a string there): a value
+    written as a number is then left for the recheck, which holds the message."""
     if _depth > 100:
         raise InspectionError("JSON nested too deeply to redact")
     if isinstance(payload, str):
         return masker(payload)
+    if numbers and isinstance(payload, int | float) and not isinstance(payload, bool):
+        text = json.dumps(payload)
+        masked = masker(text)
+        return payload if masked == text else masked
     if isinstance(payload, list | tuple):
-        return [mask_json(v, masker, _depth + 1) for v in payload]
+        return [mask_json(v, masker, _depth + 1, numbers=numbers) for v in payload]
     if isinstance(payload, dict):
         out: dict[str, Any] = {}
         for k, v in payload.items():
             key = masker(k) if isinstance(k, str) else k
             while key in out:  # two keys masked to one: keep both
                 key = f"{key}_"
-            out[key] = mask_json(v, masker, _depth + 1)
+            out[key] = mask_json(v, masker, _depth + 1, numbers=numbers)
         return out
     return payload
 
 
 # -- mail --------------------------------------------------------------------------------------------
-def redact_message(raw: bytes, verdict: Verdict, types: Collection[str]) -> bytes:
+def redact_message(
+    raw: bytes, verdict: Verdict, types: Collection[str], *, drop_unmaskable: bool = False
+) -> bytes:
     """The message with every value of `types` the verdict found masked in every header, file
-    name, text part and forwarded message; parts it cannot rewrite are left for the recheck."""
+    name, text part and forwarded message. Attachments it cannot rewrite (PDF, archive, image)
+    are left for the recheck to hold the message, or, with `drop_unmaskable` (a draft to send
+    instead), replaced by a notice when the verdict found a value of `types` in them."""
     masker = Masker(masks(verdict, types))
     if not masker:
         return raw
-    return mask_message(raw, masker)
+    if drop_unmaskable:
+        masker.drop = _found_in(verdict, types)
+    out = mask_message(raw, masker)
+    _notify("redacted", out)
+    return out
+
+
+def _found_in(verdict: Verdict, types: Collection[str]) -> tuple[str, ...]:
+    segments = verdict.segments
+    return tuple(
+        sorted(
+            {
+                segments[f.segment].source
+                for f in verdict.findings
+                if f.type in types and 0 <= f.segment < len(segments)
+            }
+        )
+    )
+
+
+def _drop(part: EmailMessage, name: str) -> None:
+    part.set_content(
+        f"The attachment {name} was removed by Outbound Guard: it carries sensitive data that cannot be "
+        "masked in place.\n",
+        subtype="plain",
+        charset="utf-8",
+        disposition="attachment",
+        filename=f"{name}.removed.txt",
+    )
 
 
 def mask_message(raw: bytes, masker: Masker) -> bytes:
@@ -258,6 +301,7 @@ def _mask_entity(part: EmailMessage, masker: Masker, depth: int) -> bool:
     """Mask one message or MIME part in place, children included; True if anything changed."""
     if depth > _MAX_DEPTH:
         raise InspectionError("message nested too deeply to redact")
+    original_name = part.get_filename()
     changed = _mask_headers(part, masker)
     changed |= _mask_names(part, masker)
     if part.get_content_type() == "message/rfc822" or part.is_multipart():
@@ -268,14 +312,28 @@ def _mask_entity(part: EmailMessage, masker: Masker, depth: int) -> bool:
                 changed = True
         payload = part.get_payload()
         children = payload if isinstance(payload, list) else []
-        if _encoded_forward(part, children):  # the parser read base64 text as a headerless message
-            return _mask_encoded_forward(part, children[0], masker, depth) or changed
+        first = children[0] if children else None
+        if isinstance(first, EmailMessage) and _encoded_forward(part, children):
+            # the parser read the base64 text as a headerless message
+            return _mask_encoded_forward(part, first, masker, depth) or changed
         for child in children:
             if isinstance(child, EmailMessage):
                 changed |= _mask_entity(child, masker, depth + 1)
         if children or part.is_multipart():
             return changed
-    return _mask_body(part, masker, depth) or changed
+    if _mask_body(part, masker, depth):
+        return True
+    if masker.drop and original_name and not part.is_multipart() and _unmaskable(part):
+        label = f"attachment {original_name}"
+        if any(label in source for source in masker.drop):
+            _drop(part, masker(original_name))
+            return True
+    return changed
+
+
+def _unmaskable(part: EmailMessage) -> bool:
+    maintype, subtype = part.get_content_maintype(), part.get_content_subtype()
+    return not (maintype == "text" or (maintype == "application" and subtype in _TEXTUAL_APPLICATIONS))
 
 
 def _encoded_forward(part: EmailMessage, children: list[Any]) -> bool:
@@ -334,9 +392,12 @@ def _mask_header_value(header: Any, masker: Masker) -> str | None:
     dirty = False
     for a in addresses:
         name, spec = masker(a.display_name), masker(a.addr_spec)
-        if spec != a.addr_spec:
-            name, spec = (name or spec), "redacted@redacted.invalid"
-        dirty |= name != a.display_name or spec != a.addr_spec
+        if spec != a.addr_spec:  # the address itself is masked: an empty group keeps the syntax
+            label = " ".join(p for p in (name, spec) if p)
+            rebuilt.append('"' + label.replace("\\", "\\\\").replace('"', '\\"') + '":;')
+            dirty = True
+            continue
+        dirty |= name != a.display_name
         rebuilt.append(str(_address(name, spec)))
     return ", ".join(rebuilt) if dirty else None
 
@@ -457,15 +518,21 @@ def held_instead(verdict: Verdict, check: Recheck) -> Verdict:
     )
 
 
-RecheckObserver = Callable[[Recheck, OutboundMessage], None]
-_OBSERVERS: list[RecheckObserver] = []
+Observer = Callable[[str, Any], None]
+_OBSERVERS: list[Observer] = []
 
 
-def observe(callback: RecheckObserver) -> Callable[[], None]:
-    """Call `callback` after every recheck (tests assert every redaction was re-inspected clean);
-    returns the function that stops it."""
+def observe(callback: Observer) -> Callable[[], None]:
+    """Call `callback("redacted", output)` after every message or payload redaction and
+    `callback("recheck", Recheck)` after every recheck (the test suite asserts that every
+    redaction is re-inspected and found clean); returns the function that stops it."""
     _OBSERVERS.append(callback)
     return lambda: _OBSERVERS.remove(callback)
+
+
+def _notify(kind: str, obj: Any) -> None:
+    for callback in list(_OBSERVERS):
+        callback(kind, obj)
 
 
 def recheck(
@@ -482,8 +549,7 @@ def recheck(
             if source not in sources:
                 sources.append(source)
     result = Recheck(wanted, leftover, tuple(sources))
-    for callback in list(_OBSERVERS):
-        callback(result, redacted)
+    _notify("recheck", result)
     return result
 
 

@@ -334,6 +334,7 @@ async def test_redact_forwards_masked_payload(
     assert sent["text"].startswith("Customer card ") and sent["text"] != CARD_TEXT
 
 
+@pytest.mark.redaction_leaks
 async def test_redact_holds_what_masking_cannot_reach(
     start_guard: GuardFactory, slack: FakeWebhook, inspector: Any
 ) -> None:

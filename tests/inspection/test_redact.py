@@ -70,6 +70,7 @@ def test_charset_and_transfer_encoding_stay_valid(inspector: Inspector) -> None:
     assert "Grüße aus Köln" in body and "à bientôt" in body and "[CREDIT_CARD redacted]" in body
 
 
+@pytest.mark.redaction_leaks
 def test_attachment_that_cannot_be_rewritten_fails_the_recheck(inspector: Inspector) -> None:
     raw = pdf_attachment_mail(f"card {CARD}", pdf_with_text)
     _, check = _redact(inspector, raw, ("CREDIT_CARD",))
@@ -90,6 +91,7 @@ def test_dob_row_masks_dates_of_birth_only(inspector: Inspector) -> None:
     types = redact.types_to_redact(verdict)
     assert "PHONE" not in types and "PERSON" not in types
     out = redact.redact_message(raw, verdict, types)
+    assert inspector.recheck(OutboundMessage(channel=Channel.SMTP, raw=out), types).clean
     body = visible(out)
     assert "12.03.1985" not in body and "[DATE_OF_BIRTH redacted]" in body
     assert "Jane Doe" in body and "+1 415 555 0142" in body
@@ -118,6 +120,8 @@ def test_payload_fields_keys_and_metadata_are_masked(inspector: Inspector) -> No
     text = json.dumps(payload)
     verdict = inspector.inspect(OutboundMessage(channel=Channel.CHAT, text=text))
     out = redact.redact_payload(payload, verdict, ("CREDIT_CARD",))
+    again = OutboundMessage(channel=Channel.CHAT, text=json.dumps(out))
+    assert inspector.recheck(again, ("CREDIT_CARD",)).clean
     assert leaks(json.dumps(out).encode(), [CARD]) == []
     assert out["n"] == 3 and out["text"] == "hello"
 
@@ -130,9 +134,22 @@ def test_redact_text_masks_only_the_named_types(inspector: Inspector) -> None:
 
 def test_recheck_observer_sees_every_recheck(inspector: Inspector) -> None:
     seen: list[redact.Recheck] = []
-    stop = redact.observe(lambda r, _m: seen.append(r))
+    stop = redact.observe(lambda kind, r: seen.append(r) if kind == "recheck" else None)
     try:
         inspector.recheck(OutboundMessage(channel=Channel.API, text="nothing here"), ("CREDIT_CARD",))
     finally:
         stop()
     assert len(seen) == 1 and seen[0].clean
+
+
+def test_masked_address_keeps_the_header_parseable(inspector: Inspector) -> None:
+    m = email.message.EmailMessage()
+    m["From"], m["To"], m["Subject"] = "Carol <carol.doe@customer.net>", EXTERNAL, "hi"
+    m.set_content("Write to carol.doe@customer.net please.\n")
+    raw = m.as_bytes()
+    verdict = _inspect(inspector, raw)
+    out = redact.redact_message(raw, verdict, ("EMAIL",))
+    assert inspector.recheck(OutboundMessage(channel=Channel.SMTP, raw=out), ("EMAIL",)).clean
+    parsed = email.message_from_bytes(out, policy=email.policy.default)
+    assert "carol.doe" not in visible(out) and not parsed["From"].defects
+    assert str(parsed["From"]) == '"Carol [EMAIL redacted]":;'
