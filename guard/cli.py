@@ -155,7 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (ConfigError, RuleError) as exc:
-        print(f"guard: configuration error:\n{exc}", file=sys.stderr)
+        text = str(exc)
+        sep = "\n" if "\n" in text else " "  # one problem: one line; several: one per line
+        print(f"guard: configuration error:{sep}{text}", file=sys.stderr)
         return 2
     except GuardError as exc:
         print(f"guard: {exc}", file=sys.stderr)

@@ -124,7 +124,8 @@ def test_other_commands_refuse_to_create_a_store(
     config = _write_config(tmp_path / "etc" / "guard.toml", 'data_dir = "var"')
     code, out, err = guard(*argv, "--config", str(config), cwd=elsewhere)
     assert code == 2 and out == ""
-    [line] = [x for x in err.splitlines() if x and not x.startswith("guard: configuration error")]
+    [line] = err.splitlines()
+    assert line.startswith("guard: configuration error: /")
     assert f"{tmp_path / 'etc' / 'var' / 'guard.db'}: no quarantine store there" in line
     assert "only `guard serve` creates one" in line
     assert _files(tmp_path / "etc") == ["guard.toml"] and _files(elsewhere) == []
