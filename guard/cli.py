@@ -94,7 +94,8 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     assert inspector is not None
     print(
         f"config ok: {inspector.rule_count} detectors, {inspector.policy_rows} policy rows, "
-        f"{len(settings.chat.routes)} chat routes, store {settings.store.url.split(':', 1)[0]}"
+        f"{len(settings.chat.routes)} chat routes, store {settings.store.url.split(':', 1)[0]}, "
+        f"data_dir {settings.data_path.absolute()}"
     )
     return 0
 
