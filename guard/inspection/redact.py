@@ -349,8 +349,10 @@ def _encoded_forward(part: EmailMessage, children: list[Any]) -> bool:
 
 
 def _mask_encoded_forward(part: EmailMessage, inner: EmailMessage, masker: Masker, depth: int) -> bool:
-    """A base64-encoded forwarded message: decoded, masked as a message, encoded again."""
-    encoded = "".join(str(inner.get_payload()).split())
+    """A base64-encoded forwarded message (RFC 2046 allows only 7bit/8bit/binary there): decoded,
+    masked as a message and embedded plainly, so no line of the old encoding is left."""
+    raw_text = str(inner.get_payload())
+    encoded = "".join(raw_text.split())
     try:
         data = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
     except ValueError:
@@ -358,9 +360,11 @@ def _mask_encoded_forward(part: EmailMessage, inner: EmailMessage, masker: Maske
     if depth >= _MAX_DEPTH:
         raise InspectionError("message nested too deeply to redact")
     masked = mask_message(data, masker)
-    if masked == data:
+    if masked == data and masker(raw_text) == raw_text:
         return False
-    part.set_payload(base64.encodebytes(masked).decode("ascii"))
+    forwarded = email.message_from_bytes(masked, policy=email.policy.default)
+    part.set_payload([forwarded])
+    part.replace_header("Content-Transfer-Encoding", "7bit" if masked.isascii() else "8bit")
     return True
 
 
