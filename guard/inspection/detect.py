@@ -16,6 +16,7 @@ from typing import Any
 
 import re2
 
+from guard.inspection.person import name_ends_at
 from guard.inspection.registry import CHECKSUMS, ENGINES, REFINERS, REGEX_ENGINE, VALIDATORS, load_builtins
 from guard.inspection.rules import Detector, re2_options
 from guard.inspection.tables import TableContext
@@ -69,7 +70,8 @@ class CompiledDetector:
         self._literals = [
             [lit.lower() for lit in p.literals] if det.case_insensitive else p.literals for p in det.patterns
         ]
-        self._cue_words = [w.lower() for w in det.context.words]
+        # As the literal pre-check sees them: the text is read as ASCII with "?" for anything else.
+        self._cue_words = [w.lower().encode("ascii", "replace").decode() for w in det.context.words]
         self._cue_set = frozenset(self._cue_words)
         # Every pattern needs a literal: the detector can be skipped when none occurs.
         self._all_literals = (
@@ -162,7 +164,12 @@ class CompiledDetector:
                 # The whole match must stand alone (not glued to letters or digits) before any
                 # part of it is considered, so "AT90 6875 ..." never yields a card from its tail.
                 if refined_match and not self._boundary_ok(text, s, e if det.refiner != "iban" else None):
-                    continue
+                    # A run of list items glued to a word at one end ("x3616<TAB>4111 ..."): only the
+                    # glued item is dropped.
+                    trimmed = _unglued(text, s, e) if det.refiner == "digit_groups" else None
+                    if trimmed is None or not self._boundary_ok(text, *trimmed):
+                        continue
+                    s, e = trimmed
                 if (
                     self.context is not None
                     and det.require_context
@@ -197,8 +204,15 @@ class CompiledDetector:
         assert self.context is not None
         if self.context.search(low, max(0, start - ctx.before), min(len(low), end + ctx.after)):
             return True
-        header = tables.header_for(text, start)
-        return header is not None and self.context.search(header) is not None
+        if not tables.has_table:
+            return False
+        # A run read across table cells: the header of every column it covers.
+        cells = [start] + [i + 1 for i in range(start, end) if text[i] in "\t|;,"]
+        for pos in cells[:64]:
+            header = tables.header_for(text, pos)
+            if header is not None and self.context.search(header) is not None:
+                return True
+        return False
 
     def score_context(
         self,
@@ -264,7 +278,7 @@ class CompiledDetector:
             )
         if not penalised and neg.foreign_label and cue_distance is None:
             label = _label_before(low, start, line_start)
-            if label is not None:
+            if label is not None and not name_ends_at(text, start):
                 penalised = True
                 why.append(f"labelled as something else: {label!r}")
         if penalised:
@@ -283,6 +297,32 @@ class CompiledDetector:
             reason += ", cue near" if cue_distance is not None else ", no cue"
         why.append(f"confidence {level}: {reason}")
         return score, level
+
+
+_LIST_SEPARATOR = re.compile(r"[,|+:;\t]|  ")
+
+
+def _unglued(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The part of a digit run between its first and last list separator, where the run's
+    own ends are glued to letters or digits; None when no list separator is there to cut at."""
+    s, e = start, end
+    if start > 0 and text[start - 1].isalnum():
+        m = _LIST_SEPARATOR.search(text, start, end)
+        if m is None:
+            return None
+        s = m.end()
+        while s < end and not text[s].isdigit():
+            s += 1
+    if end < len(text) and text[end].isalnum():
+        last = None
+        for m in _LIST_SEPARATOR.finditer(text, s, end):
+            last = m
+        if last is None:
+            return None
+        e = last.start()
+        while e > s and not text[e - 1].isdigit():
+            e -= 1
+    return (s, e) if e > s else None
 
 
 _LABEL_FILLERS = re.compile(r"(?:\s*(?:[:#=]|no\.?|nr\.?|number|num|id|code|ref)\s*)*$")

@@ -119,6 +119,19 @@ def _fold(word: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(c))
 
 
+_NAME_BEFORE = re.compile(r"([A-Z][a-z]+(?:-[A-Z][a-z]+)?) ([A-Z][a-z]+(?:-[A-Z][a-z]+)?)\W{0,3}$")
+
+
+def name_ends_at(text: str, end: int) -> bool:
+    """True when a person's name ("John Smith") ends right before `end`: a number after a name is
+    that person's number, not a number labelled as something else."""
+    m = _NAME_BEFORE.search(text, max(0, end - 50), end)
+    if m is None:
+        return False
+    first_names, last_names = _names()
+    return _fold(m.group(1)) in first_names and _fold(m.group(2)) in last_names
+
+
 @engine("person_names")
 def person_candidates(cd: CompiledDetector, text: str, low: str, tables: TableContext) -> Iterator[Candidate]:
     from guard.inspection.detect import Candidate

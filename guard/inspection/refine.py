@@ -30,41 +30,111 @@ def none(text: str, s: int, e: int, det: Detector, validate: Callable[[str], boo
 
 
 _DIGIT_RUN = re.compile(r"\d+")
+# Separators people put inside one number: a space, dash, dot, slash (and a line break). Any
+# other separator (comma, pipe, plus, colon, semicolon, tab, a run of spaces) also separates
+# values in a list, so a value read across one must have a layout people write numbers in.
+_PLAIN_SEPARATORS = frozenset(" -./_*~'\r\n>")
+_LAYOUTS = frozenset(
+    {
+        (4, 4, 4, 4),
+        (4, 4, 4, 4, 3),
+        (4, 4, 4, 4, 2),
+        (4, 4, 4, 4, 1),
+        (4, 4, 4, 3),
+        (4, 4, 4, 2),
+        (4, 4, 4, 1),
+        (4, 4, 5),
+        (4, 6, 5),
+        (4, 6, 4),
+        (3, 2, 4),
+        (4, 4, 1),
+        (3, 3, 3),
+    }
+)
+
+
+_LIST_SEPARATORS = frozenset(",|+:;")
+
+
+def _plain(sep: str) -> bool:
+    """A separator inside one number: a space, dash, dot or slash, or a line break (with its
+    indentation or quote marker); not a list separator, a tab or a run of spaces on one line."""
+    if any(c in _LIST_SEPARATORS for c in sep):
+        return False
+    if "\n" in sep:
+        return True
+    return "  " not in sep and all(c in _PLAIN_SEPARATORS for c in sep)
 
 
 @refiner("digit_groups")
 def digit_groups(
     text: str, s: int, e: int, det: Detector, validate: Callable[[str], bool] | None
 ) -> Iterator[Span]:
-    groups = [(m.start(), m.end(), m.group()) for m in _DIGIT_RUN.finditer(text, s, e)]
+    """Every value in a run of digit groups: from each group, the longest run of whole groups
+    that validates; a run read across a list separator must have a known layout (4-4-4-4...)."""
+    groups = [(m.start(), m.end()) for m in _DIGIT_RUN.finditer(text, s, e)]
     lo, hi = det.min_digits or 1, det.max_digits or 64
     n = len(groups)
     if n == 1:  # the common case: one unbroken number
-        gs, ge, digits = groups[0]
+        gs, ge = groups[0]
+        digits = text[gs:ge]
         if lo <= len(digits) <= hi and (validate is None or validate(digits)):
             yield gs, ge, digits
         return
-    a = 0
-    while a < n:
-        total = 0
+    digits = "".join(text[gs:ge] for gs, ge in groups)
+    offsets = [0]  # offsets[i]: where group i starts in `digits`
+    breaks = [0]  # breaks[i]: list separators before group i
+    for i, (gs, ge) in enumerate(groups):
+        offsets.append(offsets[-1] + ge - gs)
+        if i + 1 < n:
+            breaks.append(breaks[-1] + (not _plain(text[ge : groups[i + 1][0]])))
+    seen: dict[str, bool] = {}  # hostile runs repeat the same values: validate each once
+    taken = [False] * n
+
+    def best_from(a: int, crossing: bool) -> int:
+        """The last group of the longest valid value starting at group `a`, or -1.
+        `crossing`: only values read across a list separator (in a known layout)."""
         b = a
-        ends: list[int] = []
-        while b < n and total + len(groups[b][2]) <= hi:
-            total += len(groups[b][2])
-            if total >= lo:
-                ends.append(b)
+        while b + 1 < n and not taken[b + 1] and offsets[b + 2] - offsets[a] <= hi:
             b += 1
-        hit = None
-        for b in reversed(ends):
-            value = "".join(g[2] for g in groups[a : b + 1])
-            if validate is None or validate(value):
-                hit = (groups[a][0], groups[b][1], value, b)
-                break
-        if hit is not None:
-            yield hit[0], hit[1], hit[2]
-            a = hit[3] + 1
-        else:
-            a += 1
+        while b >= a:
+            if offsets[b + 1] - offsets[a] < lo:
+                return -1
+            if (breaks[b] != breaks[a]) != crossing:
+                b -= 1
+                continue
+            if crossing and (
+                b - a >= 5 or tuple(offsets[k + 1] - offsets[k] for k in range(a, b + 1)) not in _LAYOUTS
+            ):
+                b -= 1
+                continue
+            value = digits[offsets[a] : offsets[b + 1]]
+            ok = seen.get(value)
+            if ok is None:
+                ok = validate is None or validate(value)
+                seen[value] = ok
+            if ok:
+                return b
+            b -= 1
+        return -1
+
+    hits: list[tuple[int, int]] = []
+    # First the values inside one list item (the usual case), then values read across items.
+    for crossing in (False, True):
+        if crossing and breaks[-1] == 0:
+            break
+        a = 0
+        while a < n:
+            hit = -1 if taken[a] else best_from(a, crossing)
+            if hit >= 0:
+                hits.append((a, hit))
+                for k in range(a, hit + 1):
+                    taken[k] = True
+                a = hit + 1
+            else:
+                a += 1
+    for a, b in sorted(hits):
+        yield groups[a][0], groups[b][1], digits[offsets[a] : offsets[b + 1]]
 
 
 @refiner("iban")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left
 
 _DELIMS = ("\t", "|", ";", ",")
+_MAX_HEADER_CELL = 40
 
 
 def _count(line: str, delim: str, upto: int | None = None) -> int:
@@ -96,9 +97,11 @@ class TableContext:
         return nl[i] if i < len(nl) else len(self._text)
 
     def _line(self, text: str, ls: int) -> tuple[str, str | None, int]:
+        """(line without its indentation, delimiter, delimiter count); leading tabs and spaces
+        indent a line (a changelog entry), they do not make it a table row."""
         info = self._lines.get(ls)
         if info is None:
-            line = text[ls : self.line_end(ls)].rstrip("\r")
+            line = text[ls : self.line_end(ls)].rstrip("\r").lstrip(" \t")
             delim = _delimiter(line)
             info = (line, delim, _count(line, delim) if delim else 0)
             self._lines[ls] = info
@@ -114,7 +117,8 @@ class TableContext:
         cells = self._cells_for_line(text, ls, delim, count)
         if not cells:
             return None
-        col = _count(line, delim, pos - ls)
+        indent = len(text[ls : self.line_end(ls)]) - len(text[ls : self.line_end(ls)].lstrip(" \t"))
+        col = _count(line, delim, max(0, pos - ls - indent))
         return cells[col] if col < len(cells) else None
 
     def _cells_for_line(self, text: str, ls: int, delim: str, count: int) -> list[str] | None:
@@ -139,8 +143,10 @@ class TableContext:
             walked.append(prev_start)
         if not found_cached and header_start != ls:
             header, _, _ = self._line(text, header_start)
-            if sum(c.isdigit() for c in header) <= 2:
-                result = [c.strip().lower() for c in _split(header, delim)]
+            cells = [c.strip().lower() for c in _split(header, delim)]
+            # A header names columns in a few words; a line of prose above indented text does not.
+            if sum(c.isdigit() for c in header) <= 2 and all(len(c) <= _MAX_HEADER_CELL for c in cells):
+                result = cells
         for w in walked:
             if w != header_start or found_cached:
                 self._cache[w] = result

@@ -68,6 +68,8 @@ def card_brand(digits: str) -> str | None:
         return "maestro"
     if p4 in (2200, 2201, 2202, 2203, 2204) and n == 16:
         return "mir"
+    if digits[0] == "1" and n == 15:
+        return "uatp"  # Universal Air Travel Plan (airline cards): prefix 1, 15 digits
     return None
 
 

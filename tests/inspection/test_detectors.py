@@ -26,6 +26,45 @@ POSITIVES = [
     ("CREDIT_CARD", "card 4111<b>1111</b><!-- x -->1111<span>1111</span> ok", None),
     ("CREDIT_CARD", "card 4111*1111*1111*1111", "4111*1111*1111*1111"),
     ("CREDIT_CARD", "card ①④ 4111 1111 1111 1111", "4111 1111 1111 1111"),
+    # candidates from structure: every value in a run, any separator people use
+    ("CREDIT_CARD", "4111111111111111\n5500000000000004\n340000000000009", "5500000000000004"),
+    ("CREDIT_CARD", "4111111111111111\n5500000000000004\n340000000000009", "340000000000009"),
+    ("CREDIT_CARD", "4111111111111111 5500-0000-0000-0004 4012 8888 8888 1881", "5500-0000-0000-0004"),
+    ("CREDIT_CARD", "4111111111111111 5500-0000-0000-0004 4012 8888 8888 1881", "4012 8888 8888 1881"),
+    ("CREDIT_CARD", "card 4111\t1111\t1111\t1111", "4111\t1111\t1111\t1111"),
+    ("CREDIT_CARD", "card 4111, 1111, 1111, 1111", "4111, 1111, 1111, 1111"),
+    ("CREDIT_CARD", "card 4111|1111|1111|1111", "4111|1111|1111|1111"),
+    ("CREDIT_CARD", "card 4111+1111+1111+1111", "4111+1111+1111+1111"),
+    ("CREDIT_CARD", "card 4111:1111:1111:1111", "4111:1111:1111:1111"),
+    ("CREDIT_CARD", "card 4111&nbsp;1111&nbsp;1111&nbsp;1111", None),
+    ("CREDIT_CARD", "card 4111  1111  1111  1111", "4111  1111  1111  1111"),
+    ("CREDIT_CARD", "(997)753-5109 | 5500-0000-0000-0004 | 12/25", "5500-0000-0000-0004"),
+    ("CREDIT_CARD", "+1-981-287-2815x3616\t3400 000000 00009\t01/25", "3400 000000 00009"),
+    ("CREDIT_CARD", "4111 1111 1111 1111 05/27 EUR 12,50", "4111 1111 1111 1111"),
+    ("CREDIT_CARD", '{"pan": "4111111111111111", "exp": "05/27"}', "4111111111111111"),
+    ("CREDIT_CARD", "export: 5425 2334 3010 9903", "5425 2334 3010 9903"),
+    ("CREDIT_CARD", "ref 4111111111111111", "4111111111111111"),
+    ("CREDIT_CARD", "airline card 122000000000003", "122000000000003"),  # UATP
+    # cues in the languages customers write in
+    ("CREDIT_CARD", "Kartennummer: 4111 1111 1111 1111", "4111 1111 1111 1111"),
+    ("DATE_OF_BIRTH", "Geburtsdatum: 03.04.1978", "03.04.1978"),
+    ("DATE_OF_BIRTH", "née le 3/4/1978", "3/4/1978"),
+    ("DATE_OF_BIRTH", "fecha de nacimiento 03/04/1978", "03/04/1978"),
+    ("DATE_OF_BIRTH", "data di nascita: 03/04/1978", "03/04/1978"),
+    ("DATE_OF_BIRTH", "data de nascimento: 03/04/1978", "03/04/1978"),
+    ("DATE_OF_BIRTH", "geboortedatum 03-04-1978", "03-04-1978"),
+    ("US_BANK_ACCOUNT", "Kontonummer 1234567890", "1234567890"),
+    ("US_BANK_ACCOUNT", "numéro de compte 12345678901", "12345678901"),
+    ("US_BANK_ACCOUNT", "rekeningnummer: 987654321", "987654321"),
+    ("US_SSN", "número de Seguro Social 591 68 1251", "591 68 1251"),
+    ("ABA_ROUTING", "numéro de routage ABA 021000021", "021000021"),
+    ("IBAN", "IBAN NO 93 8601 1117 947", "NO 93 8601 1117 947"),
+    # SSNs in every human form; a number after a person's name is that person's
+    ("US_SSN", "John Smith 591-68-1251", "591-68-1251"),
+    ("US_SSN", "591 68 1251", "591 68 1251"),
+    ("US_SSN", "591.68.1251", "591.68.1251"),
+    ("US_SSN", "591 - 68 - 1251", "591 - 68 - 1251"),
+    ("US_SSN", "ssn 591,68,1251", "591,68,1251"),
     # SSNs
     ("US_SSN", "SSN: 591-68-1251", "591-68-1251"),
     ("US_SSN", "social security number 591 68 1251", "591 68 1251"),
@@ -116,6 +155,11 @@ NEGATIVES = [
     ("ABA_ROUTING", "routing 123456789"),  # checksum fails
     ("ABA_ROUTING", "invoice 021000021"),  # no routing cue
     ("US_BANK_ACCOUNT", "Order #29624273 has shipped"),
+    ("US_BANK_ACCOUNT", "add bounds checking (CVE-2024-50248)"),  # "checking" is no account cue
+    ("US_BANK_ACCOUNT", "to account for\n\tmaxback being unsigned (should fix SF bug #1559495)."),
+    ("US_BANK_ACCOUNT", "\t+ remove an entry (report by Brad Town,\n\t  cf: 20200531).\n"),
+    ("CREDIT_CARD", "numbers 1234, 5678, 9012, 3456, 7890"),
+    ("US_SSN", "Sozialversicherungsnummer 12 150780 J 123"),  # German, not a US SSN
     ("US_BANK_ACCOUNT", "Account Services\n(455) 286-3874"),  # a phone under a department name
     ("PASSPORT", "order K59069422 shipped"),  # no passport cue
     ("DATE_OF_BIRTH", "Your invoice is due on 21 Mar 2024."),  # no birth cue
