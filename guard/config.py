@@ -49,6 +49,15 @@ def _check_listen(value: str) -> str:
     return value
 
 
+def _check_port(url: str) -> None:
+    """The URL's port as the clients will read it: a bad one would crash start-up or a delivery."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        raise ValueError(f"bad port in {parts.scheme}:// URL") from None
+
+
 Listen = Annotated[str, AfterValidator(_check_listen)]
 OptionalListen = Annotated[str, AfterValidator(lambda v: _check_listen(v) if v else v)]
 
@@ -108,6 +117,8 @@ class SmtpSettings(_Section):
     def _upstream(cls, value: str) -> str:
         if value and urlsplit(value).scheme not in {"smtp", "smtp+starttls", "smtps"}:
             raise ValueError("expected smtp://, smtp+starttls:// or smtps:// URL")
+        if value:
+            _check_port(value)
         return value
 
     @field_validator("relay_networks")
@@ -163,6 +174,7 @@ class ChatRoute(_Section):
     def _upstream(cls, value: str) -> str:
         if urlsplit(value).scheme not in {"http", "https"} or not urlsplit(value).netloc:
             raise ValueError("expected an http(s) URL")
+        _check_port(value)
         return value
 
 

@@ -190,6 +190,7 @@ def _serve_refusals(tmp_path: Path) -> list[tuple[str, dict[str, str], str]]:
             {},
             "http.listen: port 2599",
         ),
+        ('[smtp]\nupstream = "smtp://relay.example.net:99999"', {}, "smtp.upstream: Value error, bad port"),
     ]
 
 
