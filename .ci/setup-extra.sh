@@ -12,3 +12,5 @@ apt-get install -y --no-install-recommends swaks
 apt-get install -y --no-install-recommends libnet-ssleay-perl   # swaks --tls
 apt-get install -y --no-install-recommends chromium   # tests/e2e: Playwright drives Debian's Chromium
 apt-get install -y --no-install-recommends postgresql   # tests/store: server binaries; each test run starts its own cluster
+apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng   # OCR of images and scanned PDFs (guard/inspection/ocr.py)
+apt-get install -y --no-install-recommends fonts-dejavu-core   # tests draw card images with a TrueType font for OCR

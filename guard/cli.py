@@ -88,6 +88,7 @@ def _probe_listeners(settings: Settings) -> None:
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
     from guard.checks import check_settings
+    from guard.inspection.ocr import ocr_from_settings
 
     settings = settings_from_args(args)
     inspector = check_settings(settings)
@@ -97,6 +98,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         f"{len(settings.chat.routes)} chat routes, store {settings.store.url.split(':', 1)[0]}, "
         f"data_dir {settings.data_path.absolute()}"
     )
+    print(f"ocr {ocr_from_settings(settings.extract)[1]}")
     return 0
 
 

@@ -202,7 +202,7 @@ class ExtractSettings(_Section):
     """Reading content out of attachments. OCR reads text drawn in images and scanned PDFs."""
 
     ocr: bool | None = None  # None: on when the `tesseract` binary is found (check-config says which)
-    ocr_timeout_s: float = Field(default=20.0, gt=0)  # per image; a timeout holds the message
+    ocr_timeout_s: float = Field(default=15.0, gt=0)  # per message (all its images); a timeout holds it
     ocr_max_pixels: int = Field(default=40_000_000, gt=0)  # larger images are UNSCANNABLE (bombs)
     ocr_min_pixels: int = Field(default=40_000, ge=0)  # smaller ones (logos, icons) are not read
 

@@ -24,6 +24,7 @@ from html.parser import HTMLParser
 
 import re2
 
+from guard.inspection.ocr import Ocr, OcrBudget, OcrUnreadable, image_format
 from guard.model import Channel, OutboundMessage, Segment
 
 
@@ -35,6 +36,7 @@ class Limits:
     max_total_bytes: int = 200 * 1024 * 1024  # decompressed bytes across the message
     max_ratio: int = 150  # decompressed / compressed size of one archive member
     max_chars: int = 20_000_000  # text handed to the detectors
+    ocr: Ocr | None = None  # reads images and scanned PDF pages (guard/inspection/ocr.py)
 
 
 @dataclass(slots=True)
@@ -44,6 +46,7 @@ class Extraction:
     budget: int = 0
     parts: int = 0
     chars: int = 0
+    ocr_budget: OcrBudget | None = None  # this message's OCR time, started at its first image
 
     def add(self, text: str, source: str, kind: str, limits: Limits) -> None:
         if not text:
@@ -364,6 +367,9 @@ class Extractor:
                 self._office_or_zip(data, lower, ctype, source, ex, depth)
             elif data[:5] == b"%PDF-" or ctype == "application/pdf" or lower.endswith(".pdf"):
                 ex.add(_text_from_pdf(data), source, kind, self.limits)
+                self._ocr_pdf(data, name or source, source, ex)
+            elif self.limits.ocr is not None and image_format(data):
+                self._ocr_image(data, name or source, source, ex)
             elif lower.endswith(".eml") or ctype == "message/rfc822":
                 self._message_bytes(data, source, ex, depth + 1)
             elif data[:2] == b"\x1f\x8b" or lower.endswith(".gz"):
@@ -401,6 +407,36 @@ class Extractor:
             ex.unscannable.append((source, str(exc)))
         except Exception as exc:
             ex.unscannable.append((source, f"{type(exc).__name__} while reading {ctype}"))
+
+    # -- OCR (guard/inspection/ocr.py) ---------------------------------------------------------
+    def _ocr_image(self, data: bytes, name: str, source: str, ex: Extraction) -> None:
+        ocr = self.limits.ocr
+        assert ocr is not None
+        if ex.ocr_budget is None:
+            ex.ocr_budget = ocr.budget()
+        try:
+            text = ocr.image_text(data, ex.ocr_budget)
+        except OcrUnreadable as exc:
+            ex.unscannable.append((source, str(exc)))
+            return
+        if text:
+            ex.add(text, f"ocr {name}", "ocr", self.limits)
+
+    def _ocr_pdf(self, data: bytes, name: str, source: str, ex: Extraction) -> None:
+        """Scanned pages: pages with images and no text layer are read by OCR."""
+        ocr = self.limits.ocr
+        if ocr is None:
+            return
+        from pypdf import PdfReader
+
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if ex.ocr_budget is None:
+            ex.ocr_budget = ocr.budget()
+        try:
+            for page, text in ocr.pdf_page_texts(reader, ex.ocr_budget):
+                ex.add(text, f"ocr {name} page {page}", "ocr", self.limits)
+        except OcrUnreadable as exc:
+            ex.unscannable.append((source, str(exc)))
 
     def _gzip(self, data: bytes, lower: str, source: str, ex: Extraction, depth: int) -> None:
         import zlib

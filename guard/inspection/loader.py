@@ -11,6 +11,7 @@ from guard.config import Settings
 from guard.inspection.audience import AudienceClassifier
 from guard.inspection.detect import DetectionEngine
 from guard.inspection.extract import Limits
+from guard.inspection.ocr import ocr_from_settings
 from guard.inspection.policy import Policy
 from guard.inspection.rules import load_detectors, shipped_rules_dir
 
@@ -57,7 +58,7 @@ def load_components(settings: Settings, *, persist_key: bool = True) -> Componen
         policy=Policy.load(policy_path, local_policy if local_policy and local_policy.exists() else None),
         audience=AudienceClassifier(settings.org.internal_domains),
         hash_key=hash_key(settings, persist_key),
-        limits=Limits(max_chars=settings.rules.max_scan_chars),
+        limits=Limits(max_chars=settings.rules.max_scan_chars, ocr=ocr_from_settings(settings.extract)[0]),
     )
 
 
