@@ -10,9 +10,10 @@ whose new keys cannot open the real items).
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from guard.config import Settings, split_listen
-from guard.errors import ConfigError
+from guard.errors import ConfigError, StoreError
 
 if TYPE_CHECKING:
     from guard.inspection import Inspector
@@ -80,3 +81,24 @@ def existing_store(settings: Settings) -> None:
                 f"(check --config, data_dir and store.url)"
             )
     Keyring.from_settings(settings, create=False)
+    if not settings.store.url.startswith("sqlite:"):
+        _existing_postgres(settings.store.url)
+
+
+def _existing_postgres(url: str) -> None:
+    """The database holds the guard's tables (an empty one would be given them by migrations)."""
+    import psycopg
+
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    where = f"{parts.scheme}://{parts.hostname or 'localhost'}{port}{parts.path}"  # no password
+    try:
+        with psycopg.connect(url, connect_timeout=10) as conn:
+            row = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+    except psycopg.Error as exc:
+        raise StoreError(f"{where}: cannot connect ({type(exc).__name__})") from None
+    if not (row and row[0]):
+        raise ConfigError(
+            f"{where}: no quarantine store in this database; only `guard serve` creates one "
+            "(check --config and store.url)"
+        )

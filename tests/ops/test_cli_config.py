@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from quarantine_helpers import mail_item
+from quarantine_helpers import PgCluster, mail_item, pg_cluster  # noqa: F401  (pg_cluster: a fixture)
 
 from guard.config import load_settings
 from guard.inspection.policy import Policy
@@ -140,6 +140,26 @@ async def test_a_missing_key_file_is_refused_not_made(tmp_path: Path, elsewhere:
     code, _, err = guard("quarantine", "list", "--config", str(config), cwd=elsewhere)
     assert code == 2 and f"{key_file}: no store key file there" in err
     assert not key_file.exists()
+
+
+@pytest.mark.postgres
+async def test_an_empty_postgres_database_is_not_given_a_store(
+    tmp_path: Path, elsewhere: Path, request: pytest.FixtureRequest
+) -> None:
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    url = cluster.new_database()
+    config = _write_config(
+        tmp_path / "guard.toml", f'data_dir = "var"\n[store]\nurl = "{url}"\nkeys = {{ k1 = "{new_key()}" }}'
+    )
+    code, _, err = guard("quarantine", "list", "--config", str(config), cwd=elsewhere)
+    assert code == 2 and "no quarantine store in this database" in err and "postgres@" not in err
+    import psycopg
+
+    with psycopg.connect(url) as conn:  # nothing was created
+        assert conn.execute("SELECT to_regclass('schema_version')").fetchone() == (None,)
+    item_id = await _put_item(config)  # as serve does
+    code, out, err = guard("quarantine", "list", "--format", "json", "--config", str(config), cwd=elsewhere)
+    assert code == 0 and [r["id"] for r in json.loads(out)] == [item_id], err
 
 
 def test_check_config_and_scan_create_nothing(tmp_path: Path, elsewhere: Path) -> None:
