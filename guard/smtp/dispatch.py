@@ -167,9 +167,13 @@ class Dispatcher:
             again = OutboundMessage(channel=Channel.SMTP, sender=tx.sender, recipients=rcpts, raw=masked)
             return masked, self.inspector.recheck(again, types)
 
-        if len(tx.raw) > THREAD_THRESHOLD:
-            return await asyncio.to_thread(work)
-        return work()
+        masked, check = await asyncio.to_thread(work) if len(tx.raw) > THREAD_THRESHOLD else work()
+        if check.clean and masked != tx.raw and redact.has_signature(tx.raw):
+            self.log.info(
+                "redacted message relayed; its DKIM/ARC signature no longer verifies",
+                extra={"event": "smtp_redacted_signature", "queue_id": tx.queue_id},
+            )
+        return masked, check
 
     async def _relay(self, mail: Mail) -> Receipt:
         started = time.perf_counter()

@@ -153,3 +153,9 @@ def test_masked_address_keeps_the_header_parseable(inspector: Inspector) -> None
     parsed = email.message_from_bytes(out, policy=email.policy.default)
     assert "carol.doe" not in visible(out) and not parsed["From"].defects
     assert str(parsed["From"]) == '"Carol [EMAIL redacted]":;'
+
+
+def test_signature_is_noticed() -> None:
+    signed = b"DKIM-Signature: v=1; a=rsa-sha256; d=example.com; b=abc\r\nSubject: x\r\n\r\nbody\r\n"
+    assert redact.has_signature(signed)
+    assert not redact.has_signature(b"Subject: DKIM-Signature: no\r\n\r\nDKIM-Signature: body\r\n")

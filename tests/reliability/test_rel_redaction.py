@@ -265,3 +265,12 @@ def test_zz_print_counts() -> None:
     """The table's figures (run with -s)."""
     for cls, (tried, passed) in sorted(COUNTS.items()):
         print(f"redaction {cls}: {passed}/{tried}")
+
+
+async def test_smtp_notes_a_signature_the_redaction_breaks(env: Env, no_unhandled_exceptions: Any) -> None:
+    raw = b"DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s1; b=AAAA\r\n" + subject_mail(f"card {CARD}")
+    got = await smtp_attempt(env.guard.smtp_port, raw, tag="dkim", kind="redact", rcpts=[EXTERNAL])
+    assert got.outcome == "acked" and len(env.sink.messages) == 1
+    assert leaks(env.sink.messages[0].content, [CARD]) == []
+    events = [getattr(r, "event", None) for r in no_unhandled_exceptions.records]
+    assert "smtp_redacted_signature" in events
