@@ -1,6 +1,6 @@
 """Readiness probes beyond the store and the rules: is the SMTP upstream answering?
 
-`/readyz` awaits every probe in `services.extras["ready_probes"]`. The SMTP upstream probe
+`/readyz` awaits every probe in `services.ready_probes`. The SMTP upstream probe
 opens a connection, reads the `220` greeting and says QUIT (a clean session in the
 upstream's log, not a dropped connect), bounded by PROBE_TIMEOUT_S. The answer is cached for
 PROBE_CACHE_S so that orchestrator probes on several instances do not hammer the upstream.

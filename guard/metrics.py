@@ -15,7 +15,7 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import (
     CollectorRegistry,
@@ -31,7 +31,19 @@ from guard.model import ENTITY_TYPES, Action, Audience, Channel
 from guard.store.base import Status
 
 if TYPE_CHECKING:
-    from guard.app import Services
+    from guard.store.base import QuarantineStore
+
+
+class _Refreshable(Protocol):
+    """What the refresher reads (a `guard.services.Services` has it; this module imports no services)."""
+
+    @property
+    def metrics(self) -> Metrics: ...
+    @property
+    def store(self) -> QuarantineStore: ...
+    @property
+    def inspector(self) -> Any: ...
+
 
 _DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -206,7 +218,7 @@ async def _oldest_held_age(store: Any, counts: dict[str, Any]) -> float | None:
     return None
 
 
-def make_metrics_refresher(services: Services) -> Callable[[], Awaitable[None]]:
+def make_metrics_refresher(services: _Refreshable) -> Callable[[], Awaitable[None]]:
     """Return the coroutine `/metrics` awaits before rendering: backlog gauges from the store.
 
     Bounded: a store that does not answer within REFRESH_TIMEOUT_S sets `guard_store_up` 0

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from guard.app import Services
+    from guard.services import Services
 
 SERVICES = ("slack", "mattermost", "discord", "teams", "teams_workflows", "googlechat", "generic")
 
@@ -275,8 +275,7 @@ class GuardHttp:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        for closer in self.services.extras.get("on_close", []):
-            await closer()
+        await self.services.close_forwarders()
         if self.services.audit is not None:
             await self.services.audit.stop()  # queued verdicts are written before the store closes
 

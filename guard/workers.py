@@ -39,9 +39,7 @@ def _worker_main(settings: Settings, index: int) -> None:
 
     from guard.app import build_services, serve_forever
 
-    services = build_services(settings)
-    services.extras["reuse_port"] = True
-    services.extras["worker"] = index
+    services = build_services(settings, worker=index)
     asyncio.run(serve_forever(services))
 
 

@@ -22,6 +22,7 @@ import pytest
 from aiohttp import web
 
 from guard.store.base import NewItem
+from guard.store.records import ChatEnvelope, MailEnvelope, StoredFinding, StoredSegment
 from guard.testing import SmtpSink
 
 CARD = "4111 1111 1111 1111"
@@ -228,11 +229,11 @@ def mail_item(
         recipients=recipients,
         route=None,
         content=raw,
-        envelope={"mail_from": sender, "rcpt_tos": list(recipients), "mail_options": []},
-        findings=findings,
+        envelope=MailEnvelope(mail_from=sender, rcpt_tos=tuple(recipients)),
+        findings=[StoredFinding.from_dict(f) for f in findings],
         segments=[
-            {"source": "header Subject", "kind": "header", "text": subject},
-            {"source": "body", "kind": "text", "text": text},
+            StoredSegment(source="header Subject", kind="header", text=subject),
+            StoredSegment(source="body", kind="text", text=text),
         ],
         types={"CREDIT_CARD": 1, "US_SSN": 1},
         severity="high",
@@ -253,22 +254,21 @@ def chat_item(route: str = "support", marker: str = "") -> NewItem:
         recipients=(),
         route=route,
         content=body,
-        envelope={"route": route, "query": "", "content_type": "application/json"},
+        envelope=ChatEnvelope(route=route, query="", content_type="application/json"),
         findings=[
-            {
-                "type": "CREDIT_CARD",
-                "category": "pci",
-                "start": start,
-                "end": start + len(CARD),
-                "score": 0.99,
-                "detector": "card.luhn",
-                "preview": "**** **** **** 1111",
-                "hash": "h1",
-                "segment": 0,
-                "explanation": [],
-            }
+            StoredFinding(
+                type="CREDIT_CARD",
+                category="pci",
+                start=start,
+                end=start + len(CARD),
+                score=0.99,
+                detector="card.luhn",
+                preview="**** **** **** 1111",
+                hash="h1",
+                segment=0,
+            )
         ],
-        segments=[{"source": "payload text", "kind": "text", "text": text}],
+        segments=[StoredSegment(source="payload text", kind="text", text=text)],
         types={"CREDIT_CARD": 1},
         severity="high",
         action="quarantine",

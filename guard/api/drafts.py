@@ -15,15 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from guard.chat.dialects import dialect_for
 from guard.config import ChatRoute, Settings
+from guard.errors import DraftError
 from guard.model import Audience, Channel, OutboundMessage
-
-
-class DraftError(ValueError):
-    def __init__(self, message: str, *, error: str = "invalid_request", status: int = 400) -> None:
-        super().__init__(message)
-        self.error = error
-        self.status = status
-
 
 _ALIASES = {"sender": "from"}
 _EMAIL_ONLY = frozenset({"to", "subject", "text", "eml", "audience"})

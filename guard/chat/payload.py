@@ -13,16 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from guard.errors import PayloadError
+
+__all__ = ["FORM", "Parsed", "PayloadError", "loads_strict", "parse_body"]
+
 FORM = "application/x-www-form-urlencoded"
-
-
-class PayloadError(ValueError):
-    """The body cannot be accepted; `status` is the HTTP status to answer with."""
-
-    def __init__(self, message: str, *, status: int = 400, error: str = "invalid_payload") -> None:
-        super().__init__(message)
-        self.status = status
-        self.error = error
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,18 +9,15 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from guard.http.replies import json_error
+
 if TYPE_CHECKING:
-    from guard.app import Services
+    from guard.services import Services
 
 SERVICES_KEY: web.AppKey[Services] = web.AppKey("services")
 STARTED_KEY: web.AppKey[float] = web.AppKey("started", float)  # a str key warns (NotAppKeyWarning)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def json_error(status: int, error: str, message: str, **extra: object) -> web.Response:
-    body = {"error": error, "message": message, **extra}
-    return web.json_response(body, status=status)
 
 
 @web.middleware
@@ -65,7 +62,7 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception:
         checks["store"] = False
     checks["rules"] = services.inspector.rule_count > 0
-    for name, probe in services.extras.get("ready_probes", {}).items():
+    for name, probe in services.ready_probes.items():
         try:
             checks[name] = bool(await probe())
         except Exception:
@@ -78,10 +75,9 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics_view(request: web.Request) -> web.Response:
     services = request.app[SERVICES_KEY]
-    refresher = services.extras.get("metrics_refresh")
-    if refresher is not None:
+    if services.metrics_refresh is not None:
         try:
-            await refresher()
+            await services.metrics_refresh()
         except Exception:
             services.log.warning("metrics refresh failed", extra={"event": "metrics_refresh_failed"})
     body = generate_latest(services.metrics.registry)

@@ -20,7 +20,7 @@ from guard.config import split_listen
 from guard.http.app import SERVICES_KEY, healthz, metrics_view
 
 if TYPE_CHECKING:
-    from guard.app import Services
+    from guard.services import Services
 
 
 async def start_metrics_listener(services: Services) -> tuple[web.AppRunner, int]:
@@ -32,7 +32,7 @@ async def start_metrics_listener(services: Services) -> tuple[web.AppRunner, int
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, port = split_listen(services.settings.http.metrics_listen)
-    worker = services.extras.get("worker")
+    worker = services.worker
     if worker is not None and port:
         port += int(worker)
     site = web.TCPSite(runner, host, port)

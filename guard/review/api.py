@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from guard.errors import Conflict, NotFound
-from guard.http.app import json_error
+from guard.errors import Conflict, Forbidden, NotFound, Reason
+from guard.http.replies import json_error
 from guard.review import present
 from guard.review.auth import token_lookup
-from guard.review.service import Actor, Forbidden, ReviewService, role_at_least, service_for
+from guard.review.service import Actor, ReviewService, role_at_least
 from guard.store.base import Status
 
 if TYPE_CHECKING:
-    from guard.app import Services
+    from guard.services import Services
 
 BASE = "/api/v1/quarantine"
 API_SERVICE_KEY: web.AppKey[ReviewService] = web.AppKey("review_api_service", ReviewService)
@@ -40,6 +40,15 @@ def _unauthorised(message: str) -> web.Response:
     resp = json_error(401, "unauthorized", message)
     resp.headers["WWW-Authenticate"] = 'Bearer realm="guard"'
     return resp
+
+
+#: What the API says for each refusal reason (chosen by `exc.reason`, never by exception text).
+_REFUSALS = {
+    Reason.ROLE: "your role does not allow this action",
+    Reason.OWN_MESSAGE: "nobody may approve or release their own message",
+    Reason.FOUR_EYES: "high severity: a second reviewer must approve it before release",
+    Reason.ALREADY_APPROVED: "you have already approved this item",
+}
 
 
 def authorised(role: str) -> Callable[[ApiHandler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
@@ -63,9 +72,12 @@ def authorised(role: str) -> Callable[[ApiHandler], Callable[[web.Request], Awai
             except NotFound:
                 return json_error(404, "not_found", "no such quarantine item")
             except Forbidden as exc:
-                return json_error(403, "forbidden", str(exc))
+                return json_error(
+                    403, "forbidden", _REFUSALS.get(exc.reason, "not allowed"), reason=exc.reason
+                )
             except Conflict as exc:
-                return json_error(409, "conflict", str(exc))
+                message = _REFUSALS.get(exc.reason) or str(exc)  # the store's text: id and state only
+                return json_error(409, "conflict", message, reason=exc.reason)
 
         return handler
 
@@ -216,7 +228,7 @@ async def openapi(request: web.Request) -> web.Response:
 
 def setup(app: web.Application, services: Services) -> None:
     """Add the quarantine and audit API routes (called by guard.http.app.build_http_app)."""
-    app[API_SERVICE_KEY] = service_for(services)
+    app[API_SERVICE_KEY] = services.review
     app.router.add_get("/api/v1/openapi-quarantine.yaml", openapi)
     app.router.add_get(BASE, list_items)
     app.router.add_get(BASE + "/{id}", show_item)

@@ -13,6 +13,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from guard.store.base import Item
+from guard.store.records import StoredFinding
 from guard.store.sql import DIGIT_RUN as _DIGIT_RUN
 
 MAX_SEGMENT_CHARS = 200_000
@@ -22,7 +23,7 @@ SHOWN_HEADERS = ("From", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID"
 @dataclass(frozen=True, slots=True)
 class Piece:
     text: str
-    finding: dict[str, Any] | None = None
+    finding: StoredFinding | None = None
 
 
 @dataclass(slots=True)
@@ -38,18 +39,14 @@ class SegmentView:
         return "".join(f"{mark[0]}{p.text}{mark[1]}" if p.finding else p.text for p in self.pieces)
 
 
-def _spans(findings: list[dict[str, Any]], index: int, length: int) -> list[dict[str, Any]]:
+def _spans(findings: list[StoredFinding], index: int, length: int) -> list[StoredFinding]:
     """Findings of one segment, in order, inside the text, without overlaps (first wins)."""
-    out: list[dict[str, Any]] = []
+    out: list[StoredFinding] = []
     last_end = -1
-    for f in sorted(
-        (f for f in findings if int(f.get("segment", 0)) == index),
-        key=lambda f: (int(f.get("start", 0)), -int(f.get("end", 0))),
-    ):
-        start, end = int(f.get("start", 0)), int(f.get("end", 0))
-        if 0 <= start < end <= length and start >= last_end:
+    for f in sorted((f for f in findings if f.segment == index), key=lambda f: (f.start, -f.end)):
+        if 0 <= f.start < f.end <= length and f.start >= last_end:
             out.append(f)
-            last_end = end
+            last_end = f.end
     return out
 
 
@@ -57,13 +54,11 @@ def _found_values(item: Item) -> dict[str, str]:
     """Every found value (from any segment) -> its preview, longest first."""
     out: dict[str, str] = {}
     for f in item.findings:
-        try:
-            text = str(item.segments[int(f.get("segment", 0))].get("text", ""))
-            value = text[int(f["start"]) : int(f["end"])]
-        except (IndexError, KeyError, TypeError, ValueError):
+        if not 0 <= f.segment < len(item.segments):
             continue
+        value = item.segments[f.segment].text[f.start : f.end]
         if len(value) >= 3:
-            out[value] = str(f.get("preview") or "****")
+            out[value] = f.preview
     return dict(sorted(out.items(), key=lambda kv: -len(kv[0])))
 
 
@@ -79,14 +74,14 @@ def segment_views(item: Item, *, reveal: bool) -> list[SegmentView]:
     views = []
     values = {} if reveal else _found_values(item)
     for index, seg in enumerate(item.segments):
-        text = str(seg.get("text", ""))
-        view = SegmentView(index=index, source=str(seg.get("source", "")), kind=str(seg.get("kind", "text")))
+        text = seg.text
+        view = SegmentView(index=index, source=seg.source, kind=seg.kind)
         pos = 0
         for f in _spans(item.findings, index, len(text)):
-            start, end = int(f["start"]), int(f["end"])
+            start, end = f.start, f.end
             if start > pos:
                 view.pieces.append(Piece(text[pos:start] if reveal else _mask_rest(text[pos:start], values)))
-            view.pieces.append(Piece(text[start:end] if reveal else str(f.get("preview") or "****"), f))
+            view.pieces.append(Piece(text[start:end] if reveal else f.preview, f))
             view.findings += 1
             pos = end
         view.pieces.append(Piece(text[pos:] if reveal else _mask_rest(text[pos:], values)))
@@ -107,20 +102,19 @@ def finding_rows(item: Item) -> list[dict[str, Any]]:
     """Findings with where they were found (segment source), never the value."""
     rows = []
     for f in item.findings:
-        index = int(f.get("segment", 0))
-        seg = item.segments[index] if 0 <= index < len(item.segments) else {}
+        seg = item.segments[f.segment] if 0 <= f.segment < len(item.segments) else None
         rows.append(
             {
-                "type": f.get("type", ""),
-                "where": seg.get("source", ""),
-                "kind": seg.get("kind", ""),
-                "start": f.get("start"),
-                "end": f.get("end"),
-                "preview": f.get("preview", ""),
-                "score": f.get("score"),
-                "confidence": f.get("confidence") or "",
-                "detector": f.get("detector", ""),
-                "explanation": list(f.get("explanation") or []),
+                "type": f.type,
+                "where": seg.source if seg else "",
+                "kind": seg.kind if seg else "",
+                "start": f.start,
+                "end": f.end,
+                "preview": f.preview,
+                "score": f.score,
+                "confidence": f.confidence,  # rows written before it existed read as "medium"
+                "detector": f.detector,
+                "explanation": list(f.explanation),
             }
         )
     return rows
@@ -215,10 +209,10 @@ def _marks(view: SegmentView) -> list[dict[str, Any]]:
     pos, out = 0, []
     for p in view.pieces:
         if p.finding is not None:
-            out.append({"start": pos, "end": pos + len(p.text), "type": p.finding.get("type")})
+            out.append({"start": pos, "end": pos + len(p.text), "type": p.finding.type})
         pos += len(p.text)
     return out
 
 
 def _envelope(item: Item) -> dict[str, Any]:
-    return {k: v for k, v in item.envelope.items() if isinstance(k, str)}
+    return item.envelope.as_dict()

@@ -9,9 +9,9 @@ Nobody approves or releases their own message (actor equal to the sender address
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from guard.errors import Conflict
+from guard.errors import Forbidden, Reason
 from guard.review.release import Outcome, Releaser
 
 if TYPE_CHECKING:
@@ -19,15 +19,10 @@ if TYPE_CHECKING:
 
     from guard.config import Settings
     from guard.metrics import Metrics
-    from guard.store.audit import Report
-    from guard.store.base import Item, ItemSummary, QuarantineStore
+    from guard.store.base import Item, ItemSummary, QuarantineStore, Report
 
 ROLES = ("viewer", "reviewer", "admin")
-RELEASE_KEY = "review_releaser"
-
-
-class Forbidden(Conflict):
-    """The actor's role or the four-eyes rule does not allow the action."""
+__all__ = ["ROLES", "Actor", "Forbidden", "ReviewService", "role_at_least"]
 
 
 def role_at_least(role: str, needed: str) -> bool:
@@ -54,21 +49,24 @@ class ReviewService:
         *,
         log: logging.Logger | None = None,
         metrics: Metrics | None = None,
+        releaser: Releaser | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.metrics = metrics
-        self.releaser = Releaser(settings, store, log=log, metrics=metrics)
+        self.releaser = releaser or Releaser(settings, store, log=log, metrics=metrics)
 
     @staticmethod
     def require(actor: Actor, role: str) -> None:
         if not role_at_least(actor.role, role):
-            raise Forbidden(f"{actor.name} ({actor.role}) may not do this; it needs the {role} role")
+            raise Forbidden(
+                f"{actor.name} ({actor.role}) may not do this; it needs the {role} role", reason=Reason.ROLE
+            )
 
     @staticmethod
     def _not_own(actor: Actor, summary: ItemSummary, what: str) -> None:
         if summary.sender and actor.name.strip().lower() == summary.sender.strip().lower():
-            raise Forbidden(f"nobody may {what} their own message")
+            raise Forbidden(f"nobody may {what} their own message", reason=Reason.OWN_MESSAGE)
 
     def needs_second_reviewer(self, summary: ItemSummary, actor: Actor) -> bool:
         if not (self.settings.review.four_eyes and summary.severity == "high"):
@@ -89,7 +87,8 @@ class ReviewService:
         self._not_own(actor, summary, "release")
         if self.needs_second_reviewer(summary, actor):
             raise Forbidden(
-                f"{summary.id} is high severity: a second reviewer must approve it before release"
+                f"{summary.id} is high severity: a second reviewer must approve it before release",
+                reason=Reason.FOUR_EYES,
             )
         return await self.releaser.release(summary.id, actor.label, reason=reason)
 
@@ -135,13 +134,3 @@ class ReviewService:
     def _count(self, action: str, n: int = 1) -> None:
         if self.metrics is not None:
             self.metrics.review_actions.labels(action).inc(n)
-
-
-def service_for(services: Any) -> ReviewService:
-    """One ReviewService per Services container (web, API and background tasks share it)."""
-    svc = services.extras.get(RELEASE_KEY)
-    if svc is None:
-        svc = ReviewService(services.settings, services.store, log=services.log, metrics=services.metrics)
-        services.extras[RELEASE_KEY] = svc
-        services.extras.setdefault("on_close", []).append(svc.releaser.close)
-    return svc

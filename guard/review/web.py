@@ -13,10 +13,9 @@ Pages answer errors themselves (the parent app turns raised HTTP errors into JSO
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,15 +25,15 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from guard.errors import Conflict, NotFound, StoreError
+from guard.errors import Conflict, Forbidden, NotFound, Reason, StoreError
 from guard.review import present
 from guard.review.auth import LOGIN_COOKIE, SESSION_COOKIE, Authenticator, Session
-from guard.review.service import Actor, Forbidden, ReviewService, role_at_least, service_for
+from guard.review.service import Actor, ReviewService, role_at_least
 from guard.store.base import Status
 from guard.store.crypto import Keyring
 
 if TYPE_CHECKING:
-    from guard.app import Services
+    from guard.services import Services
 
 PREFIX = "/review"
 PAGE_SIZE = 50
@@ -44,7 +43,6 @@ AUTH_KEY: web.AppKey[Authenticator] = web.AppKey("review_auth", Authenticator)
 SERVICE_KEY: web.AppKey[ReviewService] = web.AppKey("review_service", ReviewService)
 LOG_KEY: web.AppKey[logging.Logger] = web.AppKey("review_log", logging.Logger)
 SESSION_KEY: web.RequestKey[Session] = web.RequestKey("review_session", Session)
-RETENTION_INTERVAL_S = 3600.0
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -384,15 +382,16 @@ def _back(item_id: str, msg: str) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(f"{PREFIX}/items/{quote(item_id)}?msg={msg}")
 
 
+#: The flash message for each refusal reason (chosen by `exc.reason`, never by its text).
+_REFUSALS = {
+    Reason.OWN_MESSAGE: "own",
+    Reason.FOUR_EYES: "four_eyes",
+    Reason.ALREADY_APPROVED: "already_approved",
+}
+
+
 def _conflict_key(exc: Conflict) -> str:
-    text = str(exc)
-    if "own message" in text:
-        return "own"
-    if "second reviewer" in text:
-        return "four_eyes"
-    if "already approved" in text:
-        return "already_approved"
-    return "conflict"
+    return _REFUSALS.get(exc.reason, "conflict")
 
 
 async def _act(
@@ -406,7 +405,7 @@ async def _act(
     except NotFound:
         return error_page(request, 404, "No such quarantine item.")
     except Forbidden as exc:
-        if "role" in str(exc):
+        if exc.reason is Reason.ROLE:
             return error_page(request, 403, "Your role does not allow this action.")
         raise _back(item_id, _conflict_key(exc)) from None
     except Conflict as exc:
@@ -464,34 +463,11 @@ async def audit_page(request: web.Request) -> web.Response:
 
 
 # -- wiring ----------------------------------------------------------------------------------------
-async def _retention(app: web.Application) -> AsyncIterator[None]:
-    """Expire and erase old items hourly (each instance; purging twice is harmless and audited once)."""
-    svc = app[SERVICE_KEY]
-    log = app[LOG_KEY]
-
-    async def loop() -> None:
-        while True:
-            try:
-                n = await svc.purge(Actor("retention", "admin", via="system"))
-                if n:
-                    log.info("retention purge", extra={"event": "retention_purge", "items": n})
-            except Exception:
-                log.exception("retention purge failed", extra={"event": "retention_failed"})
-            await asyncio.sleep(RETENTION_INTERVAL_S)
-
-    task = asyncio.create_task(loop()) if svc.settings.store.retention_days > 0 else None
-    yield
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 def build_review_app(services: Services) -> web.Application:
     app = web.Application(middlewares=[review_middleware])
     keyring = Keyring.from_settings(services.settings)
     app[AUTH_KEY] = Authenticator(services.settings.review, keyring.derive("review-session"))
-    app[SERVICE_KEY] = service_for(services)
+    app[SERVICE_KEY] = services.review
     app[LOG_KEY] = services.log
     aiohttp_jinja2.setup(
         app,
@@ -513,7 +489,6 @@ def build_review_app(services: Services) -> web.Application:
     app.router.add_post("/items/{id}/note", note)
     app.router.add_get("/audit", audit_page)
     app.router.add_static("/static/", str(PACKAGE / "static"), append_version=True)
-    app.cleanup_ctx.append(_retention)
     return app
 
 

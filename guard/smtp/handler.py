@@ -3,84 +3,58 @@
 Hooks (PROTOCOLS.md §1.2): EHLO advertises PIPELINING and ENHANCEDSTATUSCODES (and hides AUTH
 when no users are configured); RCPT enforces "no open relay" and the recipient limit; AUTH
 PLAIN/LOGIN check argon2/bcrypt hashes off the event loop and answer 535 on failure (never a
-hang); DATA inspects, then hands the shielded delivery to the `Dispatcher`; any unexpected
-error becomes `451 4.3.0` (aiosmtpd's default would be a permanent 500).
+hang); DATA builds the `OutboundMessage` and `MailOrigin`, inspects (`actions.inspect`) and
+hands the shielded rest to `actions.act`, whose outcome `replies` turns into the one reply; any
+unexpected error becomes `451 4.3.0` (aiosmtpd's default would be a permanent 500).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
-import re
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import MISSING, AuthResult, Envelope, LoginPassword, Session
 
+from guard.actions import MailOrigin, Outcome
 from guard.errors import InspectionError
-from guard.model import Channel, OutboundMessage, Verdict
+from guard.model import Channel, OutboundMessage
 from guard.smtp.auth import UserDirectory
-from guard.smtp.dispatch import THREAD_THRESHOLD, Dispatcher, Transaction
-from guard.smtp.replies import INTERNAL_ERROR, reply_for_error
+from guard.smtp.peers import address_of, peer_ip
+from guard.smtp.replies import INTERNAL_ERROR, reply_for_error, reply_for_outcome
 from guard.smtp.trace import new_queue_id, received_header, with_protocol
 
 if TYPE_CHECKING:
-    from guard.app import Services
-    from guard.smtp.server import GuardSMTP
+    from guard.services import Services
+    from guard.smtp.session import GuardSMTP
 
 RELAY_DENIED = "550 5.7.1 Relaying denied: authenticate first (AUTH) or send from a permitted network"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients; send the rest in another message"
-#: Content that can cost seconds of CPU for a few KiB (PDFs, archives, compressed data, anything
-#: base64-encoded): such messages are inspected in a worker thread whatever their size, so one
-#: of them cannot stall every other session, webhook and health check on the event loop.
-COSTLY_CONTENT = re.compile(rb"(?i)content-transfer-encoding:[ \t]*base64|%PDF-|PK\x03\x04|\x1f\x8b")
-
-
-def peer_ip(session: Session) -> str:
-    peer = session.peer
-    if isinstance(peer, tuple) and peer:
-        return str(peer[0])
-    return "unknown"
-
-
-def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        ip = ipaddress.ip_address(value.split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
-
-
-def is_loopback(value: str) -> bool:
-    ip = _address(value)
-    return ip is not None and ip.is_loopback
 
 
 class GuardHandler:
     """One instance per listener set; aiosmtpd calls its hooks for every connection."""
 
-    def __init__(
-        self, services: Services, dispatcher: Dispatcher, users: UserDirectory, hostname: str
-    ) -> None:
+    def __init__(self, services: Services, users: UserDirectory, hostname: str) -> None:
         s = services.settings.smtp
         self.services = services
-        self.dispatcher = dispatcher
+        self.actions = services.actions
+        self.quarantine_reply = s.quarantine_reply
         self.users = users
         self.hostname = hostname
         self.metrics = services.metrics
         self.log = services.log
         self.networks = [ipaddress.ip_network(n, strict=False) for n in s.relay_networks]
         self.max_recipients = s.max_recipients
-        self.inspect_timeout_s = min(s.inspect_timeout_s, max(1.0, s.session_timeout_s * 0.25))
         self.inflight: set[asyncio.Task[str]] = set()
 
     # -- permission -------------------------------------------------------------------------
     def may_relay(self, session: Session) -> bool:
         if session.authenticated:
             return True
-        ip = _address(peer_ip(session))
+        ip = address_of(peer_ip(session))
         return ip is not None and any(ip in net for net in self.networks)
 
     # -- hooks ------------------------------------------------------------------------------
@@ -114,34 +88,39 @@ class GuardHandler:
         # The idle timer started at the DATA command; the transfer used part of it. Give
         # inspection and the upstream the whole budget (PROTOCOLS.md §1.4, trap 2).
         server.restart_idle_timer()
-        tx = self._transaction(server, session, envelope)
+        origin = self._origin(server, session, envelope)
+        message = OutboundMessage(
+            channel=Channel.SMTP,
+            sender="" if origin.sender == "<>" else origin.sender,
+            recipients=origin.recipients,
+            raw=origin.raw,
+            meta={"queue_id": origin.queue_id},
+        )
         started = time.perf_counter()
         try:
-            verdict = await self._inspect(tx)
-        except Exception as exc:
-            self.metrics.inspection_errors.labels("smtp").inc()
-            self.log.warning(
-                "smtp inspection failed; failing closed",
-                extra={
-                    "event": "smtp_inspection_failed",
-                    "queue_id": tx.queue_id,
-                    "peer": tx.peer,
-                    "size": len(tx.raw),
-                    "error": type(exc).__name__,
-                },
-            )
+            verdict = await self.actions.inspect(message, "smtp")
+        except InspectionError as exc:
             server.verdict_reply = True
-            return reply_for_error(InspectionError("inspection failed"), tx.queue_id)
-        inspect_s = time.perf_counter() - started
-        self.metrics.inspection_seconds.labels("smtp").observe(inspect_s)
+            return reply_for_error(exc, origin.queue_id)
+        origin = replace(origin, inspect_s=time.perf_counter() - started)
         # From here on the message may be handed over: shield it, so a client disconnect or the
         # session timeout cannot cancel a relay the upstream may already have accepted.
-        task = asyncio.ensure_future(self.dispatcher.process(tx, verdict, inspect_s=inspect_s))
+        task = asyncio.ensure_future(self._act(verdict, message, origin))
         self.inflight.add(task)
         task.add_done_callback(self.inflight.discard)
         reply = await asyncio.shield(task)
         server.verdict_reply = True
         return reply
+
+    async def _act(self, verdict: Any, message: OutboundMessage, origin: MailOrigin) -> str:
+        outcome = await self.actions.act(verdict, message, origin)
+        return str(outcome.answer)
+
+    def answer(self, outcome: Outcome) -> str:
+        """The one SMTP reply for an outcome (`actions.act` calls it once)."""
+        if outcome.error is not None:
+            return reply_for_error(outcome.error, outcome.queue_id)
+        return reply_for_outcome(outcome, quarantine_reply=self.quarantine_reply)
 
     async def handle_exception(self, error: Exception) -> str:
         self.log.error("smtp session error", extra={"event": "smtp_exception", "error": type(error).__name__})
@@ -192,7 +171,7 @@ class GuardHandler:
         return AuthResult(success=False, handled=False)
 
     # -- helpers ----------------------------------------------------------------------------
-    def _transaction(self, server: GuardSMTP, session: Session, envelope: Envelope) -> Transaction:
+    def _origin(self, server: GuardSMTP, session: Session, envelope: Envelope) -> MailOrigin:
         queue_id = new_queue_id()
         rcpts = tuple(envelope.rcpt_tos)
         authenticated = bool(session.authenticated)
@@ -210,7 +189,7 @@ class GuardHandler:
             recipient=rcpts[0] if len(rcpts) == 1 else None,
         )
         options = tuple(o for o in envelope.mail_options if not o.upper().startswith("SIZE="))
-        return Transaction(
+        return MailOrigin(
             queue_id=queue_id,
             sender=envelope.mail_from or "<>",
             recipients=rcpts,
@@ -220,22 +199,8 @@ class GuardHandler:
             peer=peer_ip(session),
             authenticated=authenticated,
             tls=server.uses_tls,
+            answer=self.answer,
         )
-
-    async def _inspect(self, tx: Transaction) -> Verdict:
-        message = OutboundMessage(
-            channel=Channel.SMTP,
-            sender="" if tx.sender == "<>" else tx.sender,
-            recipients=tx.recipients,
-            raw=tx.raw,
-            meta={"queue_id": tx.queue_id},
-        )
-        inspector = self.services.inspector
-        if len(tx.raw) > THREAD_THRESHOLD or COSTLY_CONTENT.search(tx.raw):
-            return await asyncio.wait_for(
-                asyncio.to_thread(inspector.inspect, message), self.inspect_timeout_s
-            )
-        return inspector.inspect(message)
 
     async def drain(self, timeout_s: float) -> None:
         """Wait (bounded) for deliveries already under way, e.g. at shutdown."""

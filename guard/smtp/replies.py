@@ -17,12 +17,12 @@ import asyncio
 import textwrap
 from typing import TYPE_CHECKING
 
+from guard.delivery.smtp import split_status
 from guard.errors import InspectionError, PermanentDeliveryError, StoreError, TemporaryDeliveryError
 from guard.model import Action, Audience
-from guard.smtp.forwarder import split_status
 
 if TYPE_CHECKING:
-    from guard.smtp.dispatch import Delivery, Outcome
+    from guard.actions import Delivery, Outcome
 
 _LINE = 400  # characters of text per reply line (well inside 512 octets with code and status)
 

@@ -2,97 +2,30 @@
 
 `start_smtp(services)` binds `smtp.listen` (plain, STARTTLS when a certificate is configured)
 and optionally `smtp.implicit_tls_listen`, each with `loop.create_server(GuardSMTP…)`; with
-`services.extras["reuse_port"]` the sockets use SO_REUSEPORT so `guard serve --workers N`
-processes share them. Shutdown (the composition root's `on_close`) waits for deliveries
-already under way, then closes idle upstream connections.
+`services.reuse_port` the sockets use SO_REUSEPORT so `guard serve --workers N` processes
+share them. `SmtpListeners.close()` (called by the composition root) stops accepting, then
+waits for deliveries already under way; the shared forwarder is closed by `Services`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aiosmtpd.smtp import SMTP
-
 from guard.config import split_listen
-from guard.metrics import Metrics
 from guard.smtp.auth import UserDirectory
-from guard.smtp.dispatch import Dispatcher
-from guard.smtp.forwarder import build_forwarder
-from guard.smtp.handler import GuardHandler, is_loopback
+from guard.smtp.handler import GuardHandler
+from guard.smtp.session import GuardSMTP
 from guard.smtp.tls import smtp_tls_context
 
 if TYPE_CHECKING:
-    from guard.app import Services
+    from guard.services import Services
 
 IDENT = "Outbound Guard ESMTP"
 SHUTDOWN_DRAIN_S = 30.0
-
-
-class GuardSMTP(SMTP):
-    """aiosmtpd's protocol plus what one connection needs beyond it.
-
-    - AUTH in clear text is allowed from loopback peers and on implicit-TLS listeners
-      (aiosmtpd only knows STARTTLS), otherwise only after STARTTLS.
-    - An error budget (`smtp.max_errors`): after that many 4xx/5xx protocol replies the
-      connection gets `421 4.7.0` and is closed. Verdict replies (blocks, tempfails after
-      DATA) are not protocol errors and do not count.
-    - `guard_smtp_connections_total{tls}` is counted when the connection ends, when it is
-      known whether it used TLS.
-    """
-
-    def __init__(
-        self,
-        handler: GuardHandler,
-        *,
-        metrics: Metrics,
-        implicit_tls: bool,
-        max_errors: int,
-        clear_auth_on_loopback: bool,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(handler, **kwargs)
-        self._metrics = metrics
-        self._implicit_tls = implicit_tls
-        self._max_errors = max_errors
-        self._clear_auth_on_loopback = clear_auth_on_loopback
-        self._errors = 0
-        self._counted = False
-        self.verdict_reply = False  # set by the handler right before it returns a DATA reply
-
-    @property
-    def uses_tls(self) -> bool:
-        return self._implicit_tls or self._tls_protocol is not None
-
-    def restart_idle_timer(self) -> None:
-        self._reset_timeout()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        first = self.transport is None
-        super().connection_made(transport)
-        if first:
-            peer = transport.get_extra_info("peername")
-            host = str(peer[0]) if isinstance(peer, tuple) and peer else ""
-            if self._implicit_tls or (self._clear_auth_on_loopback and is_loopback(host)):
-                self._auth_require_tls = False
-
-    def connection_lost(self, error: Exception | None) -> None:
-        if not self._counted:
-            self._counted = True
-            self._metrics.smtp_connections.labels("yes" if self.uses_tls else "no").inc()
-        super().connection_lost(error)
-
-    async def push(self, status: str | bytes) -> None:
-        await super().push(status)  # type: ignore[type-var]  # aiosmtpd types it AnyStr; both are sent
-        verdict, self.verdict_reply = self.verdict_reply, False
-        text = status.decode("ascii", "replace") if isinstance(status, bytes) else status
-        if verdict or text[:1] not in ("4", "5") or text.startswith("421"):
-            return
-        self._errors += 1
-        if self._errors >= self._max_errors and self.transport is not None:
-            await super().push("421 4.7.0 Too many errors; closing the connection")
-            self.transport.close()
 
 
 def _port(server: asyncio.AbstractServer) -> int:
@@ -105,15 +38,31 @@ def _listen_args(value: str) -> tuple[str, int]:
     return host, port
 
 
-async def start_smtp(services: Services) -> list[asyncio.AbstractServer]:
+@dataclass
+class SmtpListeners:
+    """The running SMTP servers (first = `smtp.listen`) and the handler whose deliveries drain."""
+
+    servers: list[asyncio.AbstractServer]
+    handler: GuardHandler
+
+    async def close(self) -> None:
+        for server in self.servers:
+            server.close()
+        for server in self.servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(server.wait_closed(), 10)
+        await self.handler.drain(SHUTDOWN_DRAIN_S)
+
+
+async def start_smtp(services: Services) -> SmtpListeners:
     """Start the SMTP listeners in the running loop; return the servers (first = `smtp.listen`)."""
     s = services.settings.smtp
     tls_context = smtp_tls_context(s)
 
     hostname = s.hostname or socket.gethostname() or "localhost"
     users = UserDirectory(s.users)
-    forwarder = build_forwarder(services.settings)
-    handler = GuardHandler(services, Dispatcher(services, forwarder), users, hostname)
+    forwarder = services.mail_forwarder
+    handler = GuardHandler(services, users, hostname)
     loop = asyncio.get_running_loop()
     common: dict[str, Any] = {
         "data_size_limit": s.max_message_bytes or None,
@@ -142,7 +91,7 @@ async def start_smtp(services: Services) -> list[asyncio.AbstractServer]:
 
         return make
 
-    reuse_port = bool(services.extras.get("reuse_port")) or None
+    reuse_port = services.reuse_port or None
     servers: list[asyncio.AbstractServer] = []
     host, port = _listen_args(s.listen)
     servers.append(await loop.create_server(factory(False), host, port, reuse_port=reuse_port))
@@ -152,13 +101,6 @@ async def start_smtp(services: Services) -> list[asyncio.AbstractServer]:
             await loop.create_server(factory(True), host, port, ssl=tls_context, reuse_port=reuse_port)
         )
 
-    async def close() -> None:
-        await handler.drain(SHUTDOWN_DRAIN_S)
-        await forwarder.close()
-
-    services.extras.setdefault("on_close", []).append(close)
-    services.extras["smtp_forwarder"] = forwarder
-    services.extras["smtp_handler"] = handler
     services.log.info(
         "smtp listening",
         extra={
@@ -169,4 +111,4 @@ async def start_smtp(services: Services) -> list[asyncio.AbstractServer]:
             "auth_users": len(s.users),
         },
     )
-    return servers
+    return SmtpListeners(servers, handler)

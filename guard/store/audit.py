@@ -17,13 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from guard.store.base import AuditEntry
-
-GENESIS = "0" * 64
+from guard.store.base import GENESIS, AuditEntry, Report
 
 
 def now_iso() -> str:
@@ -79,20 +77,6 @@ class Row:
             prev_hash=self.prev_hash,
             hash=self.hash,
         )
-
-
-@dataclass(slots=True)
-class Report:
-    """What `verify()` found; `ok` only when there is nothing to report."""
-
-    entries: int = 0
-    head_seq: int = 0
-    head_hash: str = GENESIS
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
 
 def verify(rows: Iterable[Row], head: tuple[int, str] | None) -> Report:

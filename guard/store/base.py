@@ -21,10 +21,11 @@ import builtins
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from guard.store.audit import Report
+from guard.store.records import Envelope, StoredFinding, StoredSegment
+
+GENESIS = "0" * 64  # prev_hash of the first audit entry
 
 
 class Status(StrEnum):
@@ -54,9 +55,9 @@ class NewItem:
     recipients: tuple[str, ...]
     route: str | None
     content: bytes  # original bytes: RFC 5322 message or the chat request body
-    envelope: dict[str, Any]  # e.g. mail_options, or the chat route name, query string, content type
-    findings: list[dict[str, Any]]  # Finding.as_dict() entries (masked preview + hash, no value)
-    segments: list[dict[str, Any]]  # {"source", "kind", "text"}: text is encrypted with content
+    envelope: Envelope  # how to deliver it again: MailEnvelope or ChatEnvelope
+    findings: list[StoredFinding]  # masked preview + hash, no value
+    segments: list[StoredSegment]  # the text is encrypted with the content
     types: dict[str, int]  # entity type -> count
     severity: str  # low | medium | high
     action: str  # the action that put it here (quarantine)
@@ -120,12 +121,26 @@ class Item:
 
     summary: ItemSummary
     content: bytes
-    envelope: dict[str, Any]
-    findings: list[dict[str, Any]]
-    segments: list[dict[str, Any]]
+    envelope: Envelope
+    findings: list[StoredFinding]
+    segments: list[StoredSegment]
     rows: list[str]
     notes: list[dict[str, Any]] = field(default_factory=list)  # {"at", "actor", "note"}
     subject: str = ""  # as sent (decrypted)
+
+
+@dataclass(slots=True)
+class Report:
+    """What `verify()` found; `ok` only when there is nothing to report."""
+
+    entries: int = 0
+    head_seq: int = 0
+    head_hash: str = GENESIS
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
 
 
 @dataclass(frozen=True, slots=True)

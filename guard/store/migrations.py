@@ -7,7 +7,7 @@ Timestamps are UTC ISO-8601 text with a fixed width, so they sort and compare as
 
 from __future__ import annotations
 
-from guard.store.audit import GENESIS
+from guard.store.base import GENESIS
 
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (

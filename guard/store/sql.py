@@ -19,11 +19,12 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from guard.errors import Conflict, NotFound, StoreError
-from guard.store import audit as chain
+import guard.store.audit as chain
+from guard.errors import Conflict, NotFound, Reason, StoreError
 from guard.store.audit import now_iso, parse_iso
-from guard.store.base import AuditEntry, Item, ItemSummary, NewItem, Status
+from guard.store.base import AuditEntry, Item, ItemSummary, NewItem, Report, Status
 from guard.store.crypto import Keyring
+from guard.store.records import StoredFinding, StoredSegment, envelope_from_dict
 
 if TYPE_CHECKING:
     from guard.config import Settings
@@ -58,18 +59,16 @@ def normalise_id(item_id: str) -> str:
     return item_id.strip().upper()
 
 
-def mask_subject(subject: str, segments: Sequence[dict[str, Any]], findings: Sequence[dict[str, Any]]) -> str:
+def mask_subject(subject: str, segments: Sequence[StoredSegment], findings: Sequence[StoredFinding]) -> str:
     """The subject with every value found anywhere in the message starred, plus long digit runs.
 
     Stored in clear for the queue listing, so it errs on the side of starring too much.
     """
     out = subject
     for f in findings:
-        try:
-            text = str(segments[int(f.get("segment", 0))]["text"])
-            value = text[int(f["start"]) : int(f["end"])]
-        except (IndexError, KeyError, TypeError, ValueError):
+        if not 0 <= f.segment < len(segments):
             continue
+        value = segments[f.segment].text[f.start : f.end]
         if len(value) >= 3 and value in out:
             out = out.replace(value, "*" * len(value))
     return DIGIT_RUN.sub(lambda m: "*" * len(m.group()), out)
@@ -177,7 +176,7 @@ class SqlStore(abc.ABC):
 
     async def _apply_migrations(self, cur: Cursor) -> None:
         """Called by backends inside a transaction that excludes other migrators."""
-        from guard.store import migrations
+        import guard.store.migrations as migrations
 
         await cur.execute(migrations.VERSION_TABLE)
         await cur.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
@@ -266,7 +265,7 @@ class SqlStore(abc.ABC):
         entries = [chain.Row(*r).entry() for r in rows]
         return sorted(entries, key=lambda e: e.seq)
 
-    async def audit_verify(self) -> chain.Report:
+    async def audit_verify(self) -> Report:
         async with self._tx() as cur:
             await cur.execute("SELECT seq, hash FROM audit_head WHERE id = 1")
             head = await cur.fetchone()
@@ -285,9 +284,9 @@ class SqlStore(abc.ABC):
         sealed = {
             "v": 1,
             "content": base64.b64encode(item.content).decode("ascii"),
-            "envelope": item.envelope,
-            "findings": item.findings,
-            "segments": item.segments,
+            "envelope": item.envelope.as_dict(),
+            "findings": [f.as_dict() for f in item.findings],
+            "segments": [s.as_dict() for s in item.segments],
             "rows": list(item.rows),
             "subject": item.subject,
         }
@@ -362,15 +361,21 @@ class SqlStore(abc.ABC):
         key_id, blob = row[19], row[20]
         if blob is None:
             return Item(
-                summary=summary, content=b"", envelope={}, findings=[], segments=[], rows=[], notes=notes
+                summary=summary,
+                content=b"",
+                envelope=envelope_from_dict(summary.channel, None),
+                findings=[],
+                segments=[],
+                rows=[],
+                notes=notes,
             )
         data = self._open_sealed(summary.id, key_id, blob)
         return Item(
             summary=summary,
             content=base64.b64decode(data["content"]),
-            envelope=dict(data.get("envelope") or {}),
-            findings=list(data.get("findings") or []),
-            segments=list(data.get("segments") or []),
+            envelope=envelope_from_dict(summary.channel, data.get("envelope")),
+            findings=[StoredFinding.from_dict(f) for f in data.get("findings") or []],
+            segments=[StoredSegment.from_dict(s) for s in data.get("segments") or []],
             rows=list(data.get("rows") or []),
             notes=notes,
             subject=str(data.get("subject") or ""),
@@ -526,7 +531,7 @@ class SqlStore(abc.ABC):
             if not summary.status.releasable:
                 raise Conflict(f"{item_id} is {summary.status.value}; nothing to approve")
             if actor in summary.approvals:
-                raise Conflict(f"{actor} already approved {item_id}")
+                raise Conflict(f"{actor} already approved {item_id}", reason=Reason.ALREADY_APPROVED)
             approvals = [*summary.approvals, actor]
             await cur.execute(
                 "UPDATE items SET approvals = %s, updated = %s WHERE id = %s",

@@ -82,8 +82,9 @@ def _sink_main(port: int, counter: Any) -> None:
 def _bare_main(port: int, upstream: str) -> None:
     from aiosmtpd.smtp import SMTP
 
+    from guard.delivery.base import Mail
+    from guard.delivery.smtp import SmtpForwarder
     from guard.errors import DeliveryError
-    from guard.smtp.forwarder import Mail, SmtpForwarder
 
     forwarder = SmtpForwarder(upstream, local_hostname="bare.bench")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from guard.chat.forwarder import UpstreamTimeout, UpstreamUnreachable, WebhookForwarder, join_upstream
+from guard.delivery.webhook import WebhookForwarder, join_upstream
+from guard.errors import UpstreamTimeout, UpstreamUnreachable
 from guard.testing_webhook import FakeWebhook
 
 

@@ -241,9 +241,9 @@ async def test_quarantine_stored_before_reply(start_guard: GuardFactory, slack: 
     item = store.items[0]
     assert item.channel == "chat" and item.route == "s" and item.types == {"CREDIT_CARD": 1}
     assert item.content == json.dumps({"text": CARD_TEXT}).encode()
-    assert item.envelope["tail"] == "t" and item.envelope["query"] == "wait=1"
+    assert item.envelope.as_dict()["tail"] == "t" and item.envelope.as_dict()["query"] == "wait=1"
     assert item.severity == "high" and item.action == "quarantine"
-    assert CARD_DIGITS not in json.dumps(item.findings)
+    assert CARD_DIGITS not in json.dumps([f.as_dict() for f in item.findings])
     status, _, body = await post(guard.hook("a"), {"text": CARD_TEXT})
     reply = json.loads(body)
     assert status == 202 and reply["id"] == "Q-00002" and "Q-00002" in reply["message"]

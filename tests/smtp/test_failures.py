@@ -87,7 +87,7 @@ async def test_unexpected_error_in_delivery_is_451_not_a_permanent_500(
     async def broken(mail: Any) -> Any:
         raise RuntimeError("bug")
 
-    guard.services.extras["smtp_forwarder"].deliver = broken
+    guard.services.mail_forwarder.deliver = broken  # type: ignore[method-assign]
     sent = await send(guard.port, RAW)
     assert sent.code == 451 and sent.text.startswith("4.3.0 ")
 

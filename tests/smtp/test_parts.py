@@ -11,7 +11,7 @@ import pytest
 from guard.config import SmtpUser
 from guard.errors import ConfigError
 from guard.smtp.auth import UserDirectory, hash_password
-from guard.smtp.handler import is_loopback
+from guard.smtp.peers import is_loopback
 from guard.smtp.tls import generate_self_signed, server_context
 from guard.smtp.trace import received_header, with_protocol
 from guard.testing import SmtpSink, build_message, filler_text

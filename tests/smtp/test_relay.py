@@ -56,7 +56,7 @@ async def test_card_to_external_is_quarantined_with_the_id_in_the_reply(
     assert CARD not in item.summary.subject and "card" in item.summary.subject
     _trace, rest = _strip_trace(item.content)
     assert rest == raw  # the original bytes are kept for release
-    assert item.envelope["mail_from"] == SENDER
+    assert item.envelope.as_dict()["mail_from"] == SENDER
     assert not contains_value("\n".join(logs.lines), CARD)
     assert guard.counter("guard_findings_total", channel="smtp", type="CREDIT_CARD") == 2
 

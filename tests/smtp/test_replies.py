@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from guard.errors import InspectionError, StoreError, UnscannableError
+from guard.actions import Delivery, Outcome
+from guard.delivery.base import Receipt
+from guard.errors import InspectionError, StoreError, UnscannableError, UpstreamDeferred, UpstreamRefused
 from guard.model import Action, Audience, Decision, Finding, Verdict
-from guard.smtp.dispatch import Delivery, Outcome
-from guard.smtp.forwarder import Receipt, UpstreamDeferred, UpstreamRefused
 from guard.smtp.replies import multiline, reply_for_error, reply_for_outcome
 
 

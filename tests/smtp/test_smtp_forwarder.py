@@ -8,14 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from guard.smtp.forwarder import (
-    Mail,
-    MaildirForwarder,
-    SmtpForwarder,
-    UpstreamDeferred,
-    UpstreamRefused,
-    build_forwarder,
-)
+from guard.delivery.base import Mail
+from guard.delivery.smtp import MaildirForwarder, SmtpForwarder
+from guard.delivery.smtp import build_mail_forwarder as build_forwarder
+from guard.errors import UpstreamDeferred, UpstreamRefused
 from guard.testing import SmtpSink, build_message
 from tests.conftest import free_port
 from tests.smtp.conftest import Certs
@@ -193,7 +189,7 @@ async def test_maildir_delivery_is_durable_and_complete(tmp_path: Path) -> None:
 
 async def test_unwritable_maildir_is_a_temporary_failure(tmp_path: Path) -> None:
     fwd = MaildirForwarder(tmp_path / "maildir")
-    (tmp_path / "maildir" / "tmp").rmdir()
+    (tmp_path / "maildir").mkdir()
     (tmp_path / "maildir" / "tmp").write_text("not a directory")
     with pytest.raises(UpstreamDeferred):
         await fwd.deliver(Mail("a@example.com", ("b@example.com",), RAW))

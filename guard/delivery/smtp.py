@@ -1,6 +1,6 @@
-"""Outbound delivery: where an allowed (or redacted, or released) message goes.
+"""SMTP delivery: where an allowed (or redacted, or released) mail goes.
 
-Two implementations of one small interface, `Forwarder.deliver(Mail) -> Receipt`:
+Two implementations of `Forwarder[Mail, Receipt]` (guard.delivery.base):
 
 - `SmtpForwarder`: relays to `smtp.upstream` with aiosmtplib (`smtp://`, `smtp+starttls://`,
   `smtps://`, optional AUTH), keeping idle connections for reuse. Envelope sender (also `<>`),
@@ -25,57 +25,19 @@ import re
 import socket
 import ssl
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 from aiosmtplib.protocol import normalize_message_line_endings
 
 from guard.config import Settings
-from guard.errors import PermanentDeliveryError, TemporaryDeliveryError
+from guard.delivery.base import Mail, Receipt
+from guard.errors import UpstreamDeferred, UpstreamRefused
 
 _ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\b\s*")
-
-
-class UpstreamDeferred(TemporaryDeliveryError):
-    """The next hop did not take the message this time; the client should retry."""
-
-    def __init__(self, message: str, *, code: int | None = None, status: str = "4.4.0") -> None:
-        super().__init__(message, code=code)
-        self.status = status
-
-
-class UpstreamRefused(PermanentDeliveryError):
-    """The next hop refused the message for good (5xx)."""
-
-    def __init__(self, message: str, *, code: int = 554, status: str = "5.0.0") -> None:
-        super().__init__(message, code=code)
-        self.status = status
-
-
-@dataclass(frozen=True, slots=True)
-class Mail:
-    """One outbound transaction."""
-
-    sender: str  # "" or "<>" for the null reverse-path (bounces)
-    recipients: tuple[str, ...]
-    content: bytes
-    mail_options: tuple[str, ...] = ()  # from the client: SMTPUTF8, BODY=8BITMIME (SIZE is recomputed)
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """The next hop's acceptance."""
-
-    code: int
-    message: str  # e.g. "2.0.0 Ok: queued as 4F2A1" or "Delivered to local Maildir as …"
-
-
-class Forwarder(Protocol):
-    async def deliver(self, mail: Mail) -> Receipt: ...
-    async def close(self) -> None: ...
+#: IPv4 dotted quads and bracketed IPv6 literals, with a port if one follows (bounded, no nesting).
+_IP_LITERAL = re.compile(r"(?:\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5}\b)?")
 
 
 def split_status(code: int, message: str) -> tuple[str, str]:
@@ -86,8 +48,16 @@ def split_status(code: int, message: str) -> tuple[str, str]:
     return f"{str(code)[0]}.0.0", message
 
 
-def _response_error(code: int, message: str, what: str) -> TemporaryDeliveryError | PermanentDeliveryError:
-    status, text = split_status(code, message)
+def scrub_host(text: str, host: str) -> str:
+    """The upstream's reply text without its own name or address: replies to our clients never
+    show an internal host (the configured one, or any IP literal)."""
+    if host:
+        text = re.sub(re.escape(host) + r"(?::\d{1,5}\b)?", "upstream", text, flags=re.IGNORECASE)
+    return _IP_LITERAL.sub("upstream", text)
+
+
+def _response_error(code: int, message: str, what: str, host: str = "") -> UpstreamDeferred | UpstreamRefused:
+    status, text = split_status(code, scrub_host(message, host))
     detail = f"upstream refused {what}: {code} {status} {text}".strip()
     if 400 <= code < 500:
         # Our reply is 451 4.4.0 (the next hop deferred); the upstream's own code stays in the text.
@@ -164,12 +134,11 @@ class SmtpForwarder:
             raise UpstreamDeferred(f"upstream AUTH failed ({exc.code})", code=None, status="4.7.0") from None
         except aiosmtplib.SMTPResponseException as exc:
             client.close()
-            raise _response_error(exc.code, exc.message, "the connection") from None
+            raise _response_error(exc.code, exc.message, "the connection", self.host) from None
         except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
             client.close()
-            raise UpstreamDeferred(
-                f"upstream {self.describe()} unreachable ({type(exc).__name__})", status="4.4.1"
-            ) from None
+            # The client sees this text: the error class only, never the upstream's host or port.
+            raise UpstreamDeferred(f"upstream unreachable ({type(exc).__name__})", status="4.4.1") from None
         return client
 
     def _take_idle(self) -> aiosmtplib.SMTP | None:
@@ -231,7 +200,9 @@ class SmtpForwarder:
                 codes = sorted(c for c, _ in refused.values())
                 code = next((c for c in codes if c < 500), codes[-1])
                 message = next(m for c, m in refused.values() if c == code)
-                raise _response_error(code, message, f"{len(refused)} of {len(mail.recipients)} recipients")
+                raise _response_error(
+                    code, message, f"{len(refused)} of {len(mail.recipients)} recipients", self.host
+                )
             response = await client.data(mail.content)
             clean = True
             return Receipt(response.code, response.message)
@@ -240,7 +211,7 @@ class SmtpForwarder:
                 await client.rset()
                 clean = True
             stage = "the sender" if isinstance(exc, aiosmtplib.SMTPSenderRefused) else "the message"
-            raise _response_error(exc.code, exc.message, stage) from None
+            raise _response_error(exc.code, exc.message, stage, self.host) from None
         except aiosmtplib.SMTPTimeoutError:
             raise UpstreamDeferred("upstream timed out", status="4.4.2") from None
         except ValueError:
@@ -299,8 +270,7 @@ class MaildirForwarder:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        for sub in ("tmp", "new", "cur"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._ready = False  # folders are made on first delivery: building one touches no disk
         self._host = socket.gethostname().replace("/", "\\057").replace(":", "\\072")
 
     def describe(self) -> str:
@@ -316,6 +286,10 @@ class MaildirForwarder:
         return Receipt(250, f"2.0.0 Delivered to local Maildir as {name}")
 
     def _write(self, mail: Mail) -> str:
+        if not self._ready:
+            for sub in ("tmp", "new", "cur"):
+                (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._ready = True
         now = time.time()
         name = f"{int(now)}.M{int(now % 1 * 1e6)}P{os.getpid()}Q{next(self._counter)}.{self._host}"
         sender = "" if _null_sender(mail.sender) else mail.sender
@@ -344,7 +318,7 @@ class MaildirForwarder:
         return None
 
 
-def build_forwarder(settings: Settings) -> SmtpForwarder | MaildirForwarder:
+def build_mail_forwarder(settings: Settings) -> SmtpForwarder | MaildirForwarder:
     """The configured delivery target; also used to deliver released quarantine items."""
     s = settings.smtp
     if not s.upstream:

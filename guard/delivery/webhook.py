@@ -1,59 +1,29 @@
 """WebhookForwarder: POST a body to a configured upstream and hand its reply back unchanged.
 
 One aiohttp `ClientSession` serves every route (connection reuse is most of the speed); it is
-created on first use inside the running loop and closed by the composition root through
-`services.extras["on_close"]`. Replies are not decompressed, so status, body and content
-type reach the caller byte for byte.
-
-    DeliveryError (guard.errors)
-    └── TemporaryDeliveryError
-        ├── UpstreamUnreachable   connection refused/reset, bad reply      -> 502
-        └── UpstreamTimeout       no complete reply in upstream_timeout_s  -> 504
+created on first use inside the running loop and closed by the composition root
+(`guard.services`), which shares it between the chat adapter and the quarantine release.
+Replies are not decompressed, so status, body and content type reach the caller byte for byte.
+Failures raise `UpstreamUnreachable` (-> 502) or `UpstreamTimeout` (-> 504), whose texts name
+the error class only, never the upstream URL.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import aiohttp
 from yarl import URL
 
-from guard.errors import TemporaryDeliveryError
+from guard.delivery.base import Post, UpstreamReply
+from guard.errors import UpstreamTimeout, UpstreamUnreachable
 
 #: Request headers passed on to the upstream; everything else (cookies, auth, X-Guard-*) stays here.
 _REQUEST_HEADERS = ("Content-Type", "User-Agent", "Accept", "Accept-Encoding")
 #: Reply headers passed back; rate-limit hints matter to client retry logic (Slack, Discord).
 _REPLY_HEADERS = ("Content-Type", "Content-Encoding", "Retry-After")
 _MAX_REPLY_BYTES = 4 * 1024 * 1024
-
-
-class UpstreamUnreachable(TemporaryDeliveryError):
-    pass
-
-
-class UpstreamTimeout(TemporaryDeliveryError):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamReply:
-    status: int
-    reason: str
-    body: bytes
-    headers: tuple[tuple[str, str], ...]  # the subset in _REPLY_HEADERS plus X-RateLimit-*
-
-    @property
-    def content_type(self) -> str | None:
-        for key, value in self.headers:
-            if key.lower() == "content-type":
-                return value
-        return None
-
-    @property
-    def status_class(self) -> str:
-        return f"{self.status // 100}xx"
 
 
 def join_upstream(upstream: str, tail: str, query: str) -> URL:
@@ -90,11 +60,21 @@ class WebhookForwarder:
             await self._session.close()
         self._session = None
 
+    def describe(self) -> str:
+        return "webhook"
+
     async def post(self, url: URL, body: bytes, headers: Mapping[str, str]) -> UpstreamReply:
-        """POST and read the whole reply; raise UpstreamUnreachable/UpstreamTimeout on failure."""
-        out = {k: headers[k] for k in _REQUEST_HEADERS if k in headers}
+        """POST a caller's body with the caller's headers that may pass (`_REQUEST_HEADERS`)."""
+        out = tuple((k, headers[k]) for k in _REQUEST_HEADERS if k in headers)
+        return await self.deliver(Post(url, body, out))
+
+    async def deliver(self, post: Post) -> UpstreamReply:
+        """POST exactly `post.headers` and read the whole reply; raise UpstreamUnreachable or
+        UpstreamTimeout when no complete reply came back."""
         try:
-            async with self.session().post(url, data=body, headers=out, allow_redirects=False) as resp:
+            async with self.session().post(
+                post.url, data=post.body, headers=dict(post.headers), allow_redirects=False
+            ) as resp:
                 data = await _read_capped(resp)
                 kept = tuple(
                     (k, v)
