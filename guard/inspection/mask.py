@@ -1,10 +1,12 @@
-"""Masked previews and keyed hashes: the only forms in which a found value leaves inspection."""
+"""Masking in one place: masked previews and keyed hashes (the only forms in which a found
+value leaves inspection), the placeholder of a redacted value, and how texts shown masked
+(queue subjects, the review's masked view) hide values found elsewhere and long digit runs."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 _NON_ALNUM = re.compile(r"[\W_]+")
 
@@ -102,3 +104,16 @@ def preview(entity_type: str, text: str, mask: str | None = None) -> str:
 def redaction(entity_type: str) -> str:
     """What replaces a value in a redacted message."""
     return f"[{entity_type} redacted]"
+
+
+#: Six or more digits, maybe separated: starred in texts shown masked even when no rule matched.
+DIGIT_RUN = re.compile(r"\d(?:[\s.\-]?\d){5,}")
+
+
+def mask_known(text: str, values: Mapping[str, str]) -> str:
+    """`text` shown masked: each value found anywhere in the message (3+ characters) replaced by
+    its stand-in, longest first, and every long digit run starred (better too much than a leak)."""
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= 3:
+            text = text.replace(value, values[value])
+    return DIGIT_RUN.sub(lambda m: "*" * len(m.group()), text)

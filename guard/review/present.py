@@ -12,9 +12,9 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
+from guard.inspection.mask import mask_known
 from guard.store.base import Item
-from guard.store.records import StoredFinding
-from guard.store.sql import DIGIT_RUN as _DIGIT_RUN
+from guard.store.records import StoredFinding, found_values
 
 MAX_SEGMENT_CHARS = 200_000
 SHOWN_HEADERS = ("From", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID")
@@ -50,29 +50,9 @@ def _spans(findings: list[StoredFinding], index: int, length: int) -> list[Store
     return out
 
 
-def _found_values(item: Item) -> dict[str, str]:
-    """Every found value (from any segment) -> its preview, longest first."""
-    out: dict[str, str] = {}
-    for f in item.findings:
-        if not 0 <= f.segment < len(item.segments):
-            continue
-        value = item.segments[f.segment].text[f.start : f.end]
-        if len(value) >= 3:
-            out[value] = f.preview
-    return dict(sorted(out.items(), key=lambda kv: -len(kv[0])))
-
-
-def _mask_rest(text: str, values: dict[str, str]) -> str:
-    """For masked views: a value found in one place is masked wherever else it appears, and
-    long digit runs are starred even if no rule matched them (better too much than a leak)."""
-    for value, preview in values.items():
-        text = text.replace(value, preview)
-    return _DIGIT_RUN.sub(lambda m: "*" * len(m.group()), text)
-
-
 def segment_views(item: Item, *, reveal: bool) -> list[SegmentView]:
     views = []
-    values = {} if reveal else _found_values(item)
+    values = {} if reveal else found_values(item.segments, item.findings)
     for index, seg in enumerate(item.segments):
         text = seg.text
         view = SegmentView(index=index, source=seg.source, kind=seg.kind)
@@ -80,11 +60,11 @@ def segment_views(item: Item, *, reveal: bool) -> list[SegmentView]:
         for f in _spans(item.findings, index, len(text)):
             start, end = f.start, f.end
             if start > pos:
-                view.pieces.append(Piece(text[pos:start] if reveal else _mask_rest(text[pos:start], values)))
+                view.pieces.append(Piece(text[pos:start] if reveal else mask_known(text[pos:start], values)))
             view.pieces.append(Piece(text[start:end] if reveal else f.preview, f))
             view.findings += 1
             pos = end
-        view.pieces.append(Piece(text[pos:] if reveal else _mask_rest(text[pos:], values)))
+        view.pieces.append(Piece(text[pos:] if reveal else mask_known(text[pos:], values)))
         total = 0
         kept = []
         for p in view.pieces:  # cap very long texts for the page, keeping every marked piece

@@ -12,7 +12,7 @@ rows written by older versions: missing keys take defaults, unknown keys are ign
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,3 +186,14 @@ class StoredSegment:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> StoredSegment:
         return cls(text=_str(d, "text"), source=_str(d, "source"), kind=_str(d, "kind") or "text")
+
+
+def found_values(segments: Sequence[StoredSegment], findings: Sequence[StoredFinding]) -> dict[str, str]:
+    """Every value the findings point at -> its masked preview (for masking it elsewhere)."""
+    out: dict[str, str] = {}
+    for f in findings:
+        if 0 <= f.segment < len(segments):
+            value = segments[f.segment].text[f.start : f.end]
+            if value:
+                out[value] = f.preview
+    return out

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import guard.store.audit as chain
 from guard.errors import Conflict, NotFound, Reason, StoreError
+from guard.inspection.mask import mask_known
 from guard.store.audit import now_iso, parse_iso
 from guard.store.base import AuditEntry, Item, ItemSummary, NewItem, Report, Status
 from guard.store.crypto import Keyring
-from guard.store.records import StoredFinding, StoredSegment, envelope_from_dict
+from guard.store.records import StoredFinding, StoredSegment, envelope_from_dict, found_values
 
 if TYPE_CHECKING:
     from guard.config import Settings
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 _ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 _ID_LEN = 8
 _ID_RE = re.compile(rf"^Q-[{_ID_ALPHABET}]{{{_ID_LEN}}}$")
-DIGIT_RUN = re.compile(r"\d(?:[\s.\-]?\d){5,}")  # 6+ digits, maybe separated
 
 SUMMARY_COLUMNS = (
     "id, status, channel, created, updated, sender, recipients, route, types, severity, explanation, "
@@ -64,14 +64,7 @@ def mask_subject(subject: str, segments: Sequence[StoredSegment], findings: Sequ
 
     Stored in clear for the queue listing, so it errs on the side of starring too much.
     """
-    out = subject
-    for f in findings:
-        if not 0 <= f.segment < len(segments):
-            continue
-        value = segments[f.segment].text[f.start : f.end]
-        if len(value) >= 3 and value in out:
-            out = out.replace(value, "*" * len(value))
-    return DIGIT_RUN.sub(lambda m: "*" * len(m.group()), out)
+    return mask_known(subject, {v: "*" * len(v) for v in found_values(segments, findings)})
 
 
 def _loads(value: Any, default: Any) -> Any:
