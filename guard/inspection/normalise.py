@@ -379,9 +379,21 @@ def _ascii_disguises(text: str) -> list[tuple[int, int]]:
             if not any(48 <= b <= 57 for b in piece) and not _SPELLED.match(piece) and piece[0] != 58:
                 pos = m_start + 1  # look-alike letters only ("Ill lol"): words, not a number
                 continue
-            spans.append((m_start, m_end))
+            if not _underscore_in_word(data, m_start, m_end):
+                spans.append((m_start, m_end))
         pos = max(m_end, m_start + 1)
     return spans
+
+
+def _underscore_in_word(data: bytes, start: int, end: int) -> bool:
+    """An underscore joining a digit to a letter ("ghp_9T", "id_7x") is part of an identifier,
+    not emphasis markup: Slack and Markdown only italicise at word edges."""
+    piece = data[start:end]
+    if piece.strip(b"0123456789") != b"_":
+        return False
+    before = data[start - 1 : start] if piece[:1] == b"_" else b""
+    after = data[end : end + 1] if piece[-1:] == b"_" else b""
+    return before.isalpha() or after.isalpha()
 
 
 def _ascii_stage(text: str, spans: list[tuple[int, int]]) -> Normalised:

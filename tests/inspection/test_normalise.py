@@ -151,6 +151,7 @@ def test_decorated_digits_read_as_digits() -> None:
         ("41<http://x|11> 1111", "4111 1111"),
         ("41[11](http://x) 22", "4111 22"),
         ("||4111 1111|| *22* ~33~ `44`", "4111 1111 22 33 44"),
+        ("4111_1111_22", "4111111122"),
     ],
 )
 def test_second_reading_of_words_and_markup(text: str, reading: str) -> None:
@@ -161,7 +162,15 @@ def test_second_reading_of_words_and_markup(text: str, reading: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["one or two", "un deux trois", "Un, deux, trois!", "snake_case and *bold* words", "a|b|c"]
+    "text",
+    [
+        "one or two",
+        "un deux trois",
+        "Un, deux, trois!",
+        "snake_case and *bold* words",
+        "a|b|c",
+        "ghp_9T9x id_7x",
+    ],
 )
 def test_short_runs_and_plain_markup_are_not_read_as_numbers(text: str) -> None:
     variant = ascii_variant(normalise(text))
