@@ -30,9 +30,7 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _PLACEHOLDER_WORDS = (
     "example",
     "xxxx",
-    "your",
     "placeholder",
-    "dummy",
     "sample",
     "redacted",
     "changeme",
@@ -46,21 +44,18 @@ _PLACEHOLDER_WORDS = (
     "notreal",
     "not_real",
     "not-a-real",
-    "fake",
-    "foobar",
     "replace_me",
     "replaceme",
     "insert_",
     "_goes_here",
-    "lorem",
-    "todo",
-    "fixme",
-    "tbd",
     "****",
     "....",
     "…",
-    "0000",
 )
+# Short words that mark a placeholder only as a word of their own ("your-token", "YOUR_KEY",
+# "fakeToken"), never inside a random run ("8zyOur" is not "your").
+_PLACEHOLDER_SHORT = ("your", "fake", "todo", "fixme", "tbd", "foobar", "lorem", "dummy")
+_CASE_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 _PLACEHOLDER_EXACT = frozenset(
     """
 null none nil true false undefined empty secret token password passwd pass pwd key apikey api_key
@@ -134,6 +129,9 @@ def is_placeholder(value: str) -> bool:
         return True
     if any(w in low for w in _PLACEHOLDER_WORDS):
         return True
+    words = [w.lower() for w in _CASE_WORD.findall(v)]
+    if any(w.startswith(_PLACEHOLDER_SHORT) and (len(w) < 9 or w[:4] in ("your", "fake")) for w in words):
+        return True
     if v.startswith("<") or v.endswith((">", "..", "]")) or "..." in v:
         return True
     if len(v) >= 8:
@@ -161,8 +159,10 @@ _VOWELS = frozenset("aeiou")
 def _wordy(value: str) -> bool:
     """Made of words ("SlackAppConfigurationTokenHere", "my-tokens_are-correct"), not drawn at
     random: capitalised words or vowel-rich lower-case words cover half the value."""
-    covered = sum(len(m.group()) for m in _CAP_WORD.finditer(value))
-    if covered * 2 >= len(value) and covered >= 8:
+    covered = sum(
+        len(w) for w in _CAP_WORD.findall(value) if sum(c in _VOWELS for c in w.lower()) * 10 >= len(w) * 3
+    )
+    if covered * 2 >= len(value) and covered >= 12:
         return True
     parts = [p for p in re.split(r"[_\-.]+", value) if p]
     words = [p for p in parts if _LOW_PART.fullmatch(p) and sum(c in _VOWELS for c in p) * 10 >= len(p) * 3]
@@ -347,6 +347,17 @@ def key_value(value: str) -> bool:
     return not _HEX.match(v.replace(" ", "")) and secret_value(v)
 
 
+def _decodes_to_text(value: str) -> bool:
+    """True when the value is base64 of printable text (a sentence, a user:password pair)."""
+    if len(value) < 16 or len(value) % 4 == 1:
+        return False
+    raw = _b64decode(value)
+    if raw is None or len(raw) < 12:
+        return False
+    printable = sum(32 <= b < 127 for b in raw)
+    return printable * 10 >= len(raw) * 9 and b" " in raw
+
+
 @validator("lone_token")
 def lone_token(value: str) -> bool:
     """A generated-looking token alone on its line (pasted into a chat or a mail): upper case,
@@ -355,15 +366,17 @@ def lone_token(value: str) -> bool:
     v = value.strip()
     if _HEX.match(v) or _UUID.match(v) or not 16 <= len(v) <= 400:
         return False
-    if v.startswith("eyJ") or ".." in v or re.match(r"[a-z]{2,10}[_-]", v):
+    if v.startswith("eyJ") or ".." in v or re.match(r"[A-Za-z]{2,10}[_-]", v):
         return False  # JWTs and provider-prefixed tokens are judged by their own rules
     lower, upper, digit, _ = _classes(v)
     if not (digit and (lower or upper)):
         return False
     if not (lower and upper) and len(v) < 24:
         return False
-    if len(v) in (64, 76) and re.fullmatch(r"[A-Za-z0-9+/]+", v) and ("+" in v or "/" in v):
-        return False  # one line of an armoured block (PEM, PGP, MIME base64)
+    if "+" in v or "/" in v or v.endswith("="):
+        return False  # a line of a base64 block (MIME part, PEM, PGP armour), not a pasted token
+    if _decodes_to_text(v):
+        return False  # base64 of words ("VGhpcyBpcyBh..."): encoded text, not a key
     return random_looking(v, 16)
 
 
@@ -380,7 +393,10 @@ def password_value(value: str) -> bool:
     """A password as written after a password cue: 6-128 characters, not a placeholder, an
     environment reference or a plain word; it needs a digit or a symbol, or mixed case."""
     v = value.strip().strip("\"'`")
-    v = v.rstrip(".,;:!?)") if len(v) > 6 else v
+    v = v.rstrip(".,;:!?)") if v.count("(") <= v.count(")") - 1 or not v.endswith(")") else v
+    if re.fullmatch(r"[A-Za-z_][\w.]*\(.*\)", v):
+        return False  # a call: getpass.getpass(), read_secret("db")
+    v = v.rstrip(".,;:!?")
     if not 6 <= len(v) <= 128 or is_placeholder(v) or any(c.isspace() for c in v):
         return False
     low = v.lower()

@@ -1,0 +1,220 @@
+"""Credential detectors one by one: each documented format, its near misses (wrong checksum,
+wrong length) and the placeholders that must stay unreported. Values are generated here."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import string
+import zlib
+
+import pytest
+
+from guard.inspection import Inspector
+from guard.inspection.secret_validators import crc32_base62, is_placeholder, jwt, password_value
+
+RNG = random.Random(20261201)
+B62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+
+
+def rand(n: int, alphabet: str = string.ascii_letters + string.digits) -> str:
+    while True:
+        v = "".join(RNG.choice(alphabet) for _ in range(n))
+        if any(c.isdigit() for c in v) or not set(string.digits) & set(alphabet):
+            return v
+
+
+def b62(n: int) -> str:
+    out = ""
+    while n:
+        n, r = divmod(n, 62)
+        out = B62[r] + out
+    return out.rjust(6, "0")
+
+
+def github(prefix: str = "ghp_") -> str:
+    body = rand(30, B62)
+    return prefix + body + b62(zlib.crc32(body.encode()) & 0xFFFFFFFF)
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def findings(inspector: Inspector, text: str) -> list[tuple[str, str, str]]:
+    return [
+        (f.detector, f.confidence, text[f.start : f.end])
+        for f in inspector.scan_text(text)
+        if f.type == "API_KEY"
+    ]
+
+
+def test_the_checksum_is_github_s_crc32_in_base62() -> None:
+    body = rand(30, B62)
+    assert crc32_base62(body) == b62(zlib.crc32(body.encode()) & 0xFFFFFFFF)
+
+
+GH = github()
+GHO = github("gho_")
+NPM = github("npm_")
+AWS_ID = "AKIA" + rand(16, string.ascii_uppercase + "234567")
+AWS_SECRET = rand(40, string.ascii_letters + string.digits + "+/")
+JWT = ".".join(
+    [
+        b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()),
+        b64url(json.dumps({"sub": "4711", "iat": 1764547200}).encode()),
+        b64url(RNG.randbytes(32)),
+    ]
+)
+HEROKU = f"4{rand(7, '0123456789abcdef')}-1a2b-4c3d-8e9f-{rand(12, '0123456789abcdef')}"
+BEARER = rand(40)
+PEM_BODY = "\n".join(base64.b64encode(RNG.randbytes(48)).decode() for _ in range(4))
+
+FOUND = [
+    # (text, expected detector, the value that must be covered)
+    (f"token {GH} for the CI", "GITHUB_TOKEN", GH),
+    (f"GITHUB_TOKEN={GHO}", "GITHUB_TOKEN", GHO),
+    (f"//registry.npmjs.org/:_authToken={NPM}", "NPM_TOKEN", NPM),
+    (f"dop_v1_{rand(64, '0123456789abcdef')}", "DIGITALOCEAN_TOKEN", "dop_v1_"),
+    (f"glpat-{rand(20)}", "GITLAB_TOKEN", "glpat-"),
+    (f"SG.{rand(22)}.{rand(43)}", "SENDGRID_API_KEY", "SG."),
+    (f"shpat_{rand(32, '0123456789abcdef')}", "SHOPIFY_TOKEN", "shpat_"),
+    (f"hvs.{rand(90)}", "HASHICORP_VAULT_TOKEN", "hvs."),
+    (f"{rand(14)}.atlasv1.{rand(67)}", "TERRAFORM_CLOUD_TOKEN", ".atlasv1."),
+    (f"dapi{rand(32, '0123456789abcdef')}", "DATABRICKS_TOKEN", "dapi"),
+    (f"NRAK-{rand(27, string.ascii_uppercase + string.digits)}", "NEW_RELIC_KEY", "NRAK-"),
+    (f"PMAK-{rand(24, '0123456789abcdef')}-{rand(34, '0123456789abcdef')}", "POSTMAN_API_KEY", "PMAK-"),
+    (f"lin_api_{rand(40)}", "LINEAR_API_KEY", "lin_api_"),
+    ("AGE-SECRET-KEY-1" + rand(58, "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L"), "AGE_SECRET_KEY", "AGE-SECRET-KEY-1"),
+    (f"sk-ant-api03-{rand(93)}AA", "ANTHROPIC_API_KEY", "sk-ant-api03-"),
+    (f"sk-{rand(20)}T3BlbkFJ{rand(20)}", "OPENAI_API_KEY", "T3BlbkFJ"),
+    (f"hf_{rand(34, string.ascii_letters)}", "HUGGINGFACE_TOKEN", "hf_"),
+    (f"dp.pt.{rand(43)}", "DOPPLER_TOKEN", "dp.pt."),
+    (f"HEROKU_API_KEY={HEROKU}", "HEROKU_API_KEY_LEGACY", HEROKU),
+    (f"{AWS_ID}\n{AWS_SECRET}", "AWS_KEY_PAIR", AWS_SECRET),
+    (f"session {JWT}", "JSON_WEB_TOKEN", JWT),
+    (
+        f"-----BEGIN OPENSSH PRIVATE KEY-----\n{PEM_BODY}\n-----END OPENSSH PRIVATE KEY-----",
+        "PRIVATE_KEY_BLOCK",
+        "BEGIN",
+    ),
+    ("the password for the portal is Tr0ub4dor&3", "PASSWORD_IN_PROSE", "Tr0ub4dor&3"),
+    ("das Passwort ist Sommer2024!", "PASSWORD_IN_PROSE", "Sommer2024!"),
+    ("le mot de passe est Soleil#42", "PASSWORD_IN_PROSE", "Soleil#42"),
+    ("la contraseña es Playa_2024", "PASSWORD_IN_PROSE", "Playa_2024"),
+    ("la password è Mare!2024", "PASSWORD_IN_PROSE", "Mare!2024"),
+    ("a senha é Praia#2024", "PASSWORD_IN_PROSE", "Praia#2024"),
+    ("het wachtwoord is Fiets!2024", "PASSWORD_IN_PROSE", "Fiets!2024"),
+    ("DB_PASSWORD=h7Gq!x92Lm", "PASSWORD_ASSIGNMENT_UNQUOTED", "h7Gq!x92Lm"),
+    ('{"password": "h7Gq!x92Lm"}', "PASSWORD_ASSIGNMENT", "h7Gq!x92Lm"),
+    ("Server=db;User Id=app;Password=h7Gq!x92Lm;", "PASSWORD_ASSIGNMENT_UNQUOTED", "h7Gq!x92Lm"),
+    ("mysql -u root -ph7Gq!x92Lm crm", "CLI_FLAG_SECRET", "h7Gq!x92Lm"),
+    ("deploy --password=h7Gq!x92Lm", "", "h7Gq!x92Lm"),
+    ("curl -u deploy:h7Gq!x92Lm https://repo.internal/", "CLI_FLAG_SECRET", "h7Gq!x92Lm"),
+    ("amqp://app:h7Gq!x92Lm@mq.internal:5672/", "URL_PASSWORD", "h7Gq!x92Lm"),
+    (f"Authorization: Bearer {BEARER}", "HTTP_AUTHORIZATION", BEARER),
+]
+
+
+@pytest.mark.parametrize(("text", "detector", "value"), FOUND)
+def test_found(inspector: Inspector, text: str, detector: str, value: str) -> None:
+    found = findings(inspector, text)
+    assert found, f"nothing found in {text!r}"
+    if detector:
+        assert detector in {d for d, _, _ in found}, found
+    covering = [v for _, _, v in found if value in v or v in value]
+    assert covering, found
+
+
+def test_a_checksum_valid_github_token_is_high_confidence(inspector: Inspector) -> None:
+    assert ("GITHUB_TOKEN", "high", GH) in findings(inspector, f"token {GH}")
+
+
+def test_a_wrong_github_checksum_is_not_a_verified_token(inspector: Inspector) -> None:
+    bad = GH[:-1] + ("A" if GH[-1] != "A" else "B")
+    found = findings(inspector, f"see {bad} there")
+    assert found and all(d == "GITHUB_TOKEN_UNVERIFIED" and c != "high" for d, c, _ in found)
+
+
+NOT_FOUND = [
+    "aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
+    "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "STRIPE_SECRET_KEY=sk_live_xxxxxxxxxxxxxxxxxxxxxxxx",
+    "SLACK_TOKEN=xoxb-your-bot-token",
+    "DATABASE_URL=postgres://user:password@localhost/app",
+    "Authorization: Bearer <your-token>",
+    "api_key: ${API_KEY}",
+    'token = "{{ token }}"',
+    "password: changeme",
+    "password: ****",
+    "password = os.environ['DB_PASSWORD']",
+    "Authorization: Basic " + base64.b64encode(b"user:password").decode(),
+    "client_secret = 'abcdefghijklmnopqrstuvwxyz'",
+    "api_key = '1111111111111111111111111111'",
+    "update-passwd is single-threaded",
+    "Your password is reset",
+    "The password is incorrect.",
+    f"Release signed with signing key {rand(40, '0123456789ABCDEF')}",
+    "Key fingerprint = " + " ".join(rand(4, "0123456789ABCDEF") for _ in range(10)),
+    f"fixed in commit {rand(40, '0123456789abcdef')}, see key rotation notes",
+    "the key is 3f2b9c1e-8a4d-4e6f-9b2c-7d1e5a3c9f80",
+    "key = self._cache_key(request)",
+    "The key file is /etc/ssl/private/server.key",
+    "see ghp_" + rand(20) + " (too short)",
+    "dop_v1_" + rand(40, "0123456789abcdef"),
+    "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----",
+    "-----BEGIN RSA PRIVATE KEY-----\nyour key here\n-----END RSA PRIVATE KEY-----",
+    "eyJub3QiOiJhIGp3dCJ9." + b64url(b'{"sub":"1"}') + "." + rand(30),  # header without "alg"
+    "password = getpass.getpass()",
+]
+
+
+@pytest.mark.parametrize("text", NOT_FOUND)
+def test_not_found(inspector: Inspector, text: str) -> None:
+    assert findings(inspector, text) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "AKIAIOSFODNN7EXAMPLE",
+        "xxxxxxxxxxxxxxxx",
+        "<your-api-key>",
+        "${TOKEN}",
+        "{{ secret }}",
+        "changeme",
+        "abcdefghijklmnop",
+        "1234567890123456",
+        "abcd1234abcd1234abcd1234",
+        "YOUR_API_KEY",
+        "sk_live_...",
+    ],
+)
+def test_placeholders(value: str) -> None:
+    assert is_placeholder(value)
+
+
+def test_random_tokens_are_not_placeholders() -> None:
+    assert not any(is_placeholder(rand(40)) for _ in range(200))
+
+
+def test_jwt_header_must_be_json_with_alg() -> None:
+    assert jwt(JWT)
+    assert not jwt(b64url(b'{"typ":"JWT"}') + "." + JWT.split(".", 1)[1])
+    assert not jwt("eyJhbGciOiJIUzI1NiJ9x." + JWT.split(".", 1)[1])
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("Tr0ub4dor&3", True),
+        ("single-threaded", False),
+        ("required", False),
+        ("hunter2", False),
+        ("getpass()", False),
+        ("Sommer2024!", True),
+    ],
+)
+def test_password_value(value: str, ok: bool) -> None:
+    assert password_value(value) is ok
