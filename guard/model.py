@@ -124,7 +124,7 @@ class Segment:
 
     text: str
     source: str  # e.g. "body", "part 2 text/html", "attachment customers.csv", "payload text"
-    kind: str = "text"  # text | html | attachment | header | decoded | joined | unscannable
+    kind: str = "text"  # text | html | markup | attachment | header | address | trace | decoded | joined | unscannable
     # A segment derived from another (base64 decoded from it): where it sits in its parent.
     parent: int | None = None
     parent_start: int = 0

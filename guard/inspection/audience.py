@@ -9,8 +9,9 @@ a second "@") are external. A domain that looks like an internal one but is not 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 
-from guard.model import Audience, RecipientClass
+from guard.model import Audience, Finding, RecipientClass, Segment
 
 _CONFUSABLE = str.maketrans(
     {
@@ -146,3 +147,22 @@ class AudienceClassifier:
         if internal and not routing_tricks:
             return RecipientClass(address, Audience.INTERNAL, ascii_domain)
         return RecipientClass(address, Audience.EXTERNAL, ascii_domain, lookalike)
+
+
+#: Segment kinds that name the correspondents or trace the route (extract.py): the addresses and
+#: names in them are the sender's and recipients' own, not a customer contact list.
+CORRESPONDENT_KINDS = frozenset({"address", "trace"})
+
+
+def without_correspondents(findings: list[Finding], segments: Sequence[Segment]) -> list[Finding]:
+    """Findings minus contact details (EMAIL, PHONE, PERSON, ADDRESS) found in address and trace
+    segments. A card or an SSN in a display name or a Received header still counts."""
+    return [
+        f
+        for f in findings
+        if not (
+            f.category == "contact"
+            and 0 <= f.segment < len(segments)
+            and segments[f.segment].kind in CORRESPONDENT_KINDS
+        )
+    ]

@@ -1,42 +1,73 @@
-"""Extraction: every piece of text in a message, and where it came from.
+"""Extraction: one inventory of everything a recipient can see, each piece with its source.
 
-Handles any RFC 5322/MIME message with the standard `email` package: every transfer encoding
-and charset (unknown charsets fall back, never crash), HTML (tags and comments dropped,
-entities kept for the normaliser, hidden text kept), forwarded `message/rfc822` parts, and
-attachments: text, CSV, JSON, PDF, DOCX, XLSX, ZIP (recursive). Whatever cannot be inspected
-within the limits (a bomb, an encrypted archive, a broken document, too deep) is reported as
-UNSCANNABLE so that the policy fails closed.
+Every header (RFC 2047 decoded, display names and the envelope addresses included), every
+MIME part (preamble and epilogue too), every transfer encoding and charset, HTML with its
+comments and attribute values, forwarded messages (also base64-encoded ones), archives and
+documents read in full. What cannot be read within the limits (a bomb, an encrypted part or
+document, an unknown binary, a broken file, too deep, too slow) is UNSCANNABLE, so the policy
+fails closed. The readers live beside this module, one job each:
+
+    extract_text       bytes -> text (charsets, BOMs, UTF-16/32), headers, JSON
+    extract_html       HTML -> rendered text, markup text, data: URIs        (lxml, linear)
+    extract_base64     base64 written inside a text; lenient base64 parts
+    extract_archives   zip, tar, gzip/bzip2/xz (all members), 7z, TNEF        (bounded)
+    extract_documents  DOCX/XLSX/PPTX/ODF, PDF, RTF, OLE (.doc/.xls/.ppt/.msg)
+
+Segment kinds: `header` (written by a person: Subject, X-…, display names), `address`
+(From/To/Cc… and the envelope), `trace` (Received, Message-ID, References, DKIM/ARC, delivery
+reports), `text`, `html`, `markup` (HTML comments and attributes), `attachment`, `decoded`.
+The correspondents' own addresses and names in `address` and `trace` segments are not customer
+contacts (see `audience.correspondent_findings`), but every other finding in them counts.
 """
 
 from __future__ import annotations
 
-import base64
 import email
 import email.policy
 import io
-import json
+import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from email.header import decode_header, make_header
 from email.message import Message
-from html.parser import HTMLParser
 
 import re2
 
-from guard.inspection.ocr import Ocr, OcrBudget, OcrUnreadable, image_format
+from guard.inspection.extract_archives import (
+    BZIP2_MAGIC,
+    GZIP_MAGIC,
+    RAR_MAGIC,
+    SEVENZIP_MAGIC,
+    TNEF_MAGIC,
+    XZ_MAGIC,
+    ZIP_MAGIC,
+    Member,
+    bunzip_all,
+    gunzip_all,
+    is_tar,
+    sevenzip_members,
+    tar_members,
+    tnef_contents,
+    unxz_all,
+    zip_members,
+)
+from guard.inspection.extract_base64 import b64decode_lenient, decoded_segments
+from guard.inspection.extract_documents import (
+    OLE_MAGIC,
+    PDF_MAGIC,
+    RTF_MAGIC,
+    Document,
+    is_office_zip,
+    office_zip,
+    ole_document,
+    pdf_document,
+    rtf_text,
+)
+from guard.inspection.extract_html import html_to_text, read_html
+from guard.inspection.extract_limits import Limits, Unscannable
+from guard.inspection.extract_text import decode_header_value, decode_text, json_text, looks_textual
+from guard.inspection.ocr import OcrBudget, OcrUnreadable, image_format
 from guard.model import Channel, OutboundMessage, Segment
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_depth: int = 6  # nesting of multiparts, forwards and archives together
-    max_parts: int = 500
-    max_archive_members: int = 1000
-    max_total_bytes: int = 200 * 1024 * 1024  # decompressed bytes across the message
-    max_ratio: int = 150  # decompressed / compressed size of one archive member
-    max_chars: int = 20_000_000  # text handed to the detectors
-    ocr: Ocr | None = None  # reads images and scanned PDF pages (guard/inspection/ocr.py)
 
 
 @dataclass(slots=True)
@@ -46,6 +77,7 @@ class Extraction:
     budget: int = 0
     parts: int = 0
     chars: int = 0
+    deadline: float = float("inf")
     ocr_budget: OcrBudget | None = None  # this message's OCR time, started at its first image
 
     def add(self, text: str, source: str, kind: str, limits: Limits) -> None:
@@ -59,66 +91,73 @@ class Extraction:
         self.chars += len(text)
         self.segments.append(Segment(text=text, source=source, kind=kind))
 
+    def spend(self, n: int, what: str) -> None:
+        if n > self.budget:
+            raise Unscannable(f"{what} expands beyond the inspection budget (decompression bomb)")
+        self.budget -= n
 
-_BLOCK_TAGS = frozenset(
-    """
-p div br tr li ul ol table h1 h2 h3 h4 h5 h6 blockquote pre section article header footer hr dt dd
-""".split()
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise Unscannable("reading the message took longer than the time limit")
+
+
+# -- headers -------------------------------------------------------------------------------------
+_ADDRESS_HEADERS = frozenset(
+    """from to cc bcc reply-to sender resent-from resent-to resent-cc resent-bcc resent-sender
+    disposition-notification-to return-receipt-to mail-followup-to mail-reply-to""".split()
 )
-_CELL_TAGS = frozenset({"td", "th"})
+_TRACE_HEADERS = frozenset(
+    """received x-received return-path message-id in-reply-to references resent-message-id
+    dkim-signature domainkey-signature authentication-results received-spf delivered-to envelope-to
+    x-original-to errors-to x-beenthere date resent-date thread-index x-mailer user-agent
+    mime-version content-transfer-encoding content-id content-length precedence auto-submitted
+    x-uidl x-virus-scanned""".split()
+)
+_TRACE_PREFIXES = ("arc-", "list-", "x-ms-exchange-", "x-google-", "x-gm-", "x-forefront-", "x-guard-")
+_BOUNDARY_PARAM = re2.compile(r'(?i);\s*boundary\s*=\s*(?:"[^"]*"|[^;\s]*)')
+_REPORT_TYPES = frozenset(
+    {"message/delivery-status", "text/rfc822-headers", "message/disposition-notification"}
+)
 
 
-class _HtmlText(HTMLParser):
-    """HTML to text: tags and comments vanish (so digits split by them join up), blocks become
-    line breaks, cells tabs; character references are left for the normaliser to decode with
-    an exact offset map; hidden elements are kept, because hidden text still leaves."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=False)
-        self.out: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK_TAGS:
-            self.out.append("\n")
-        elif tag in _CELL_TAGS:
-            self.out.append("\t")
-        for name, value in attrs:
-            if name in ("alt", "title") and value:
-                self.out.append(f" {value} ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _BLOCK_TAGS:
-            self.out.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        self.out.append(data)
-
-    def handle_entityref(self, name: str) -> None:
-        self.out.append(f"&{name};")
-
-    def handle_charref(self, name: str) -> None:
-        self.out.append(f"&#{name};")
+def header_kind(name: str) -> str:
+    lower = name.lower()
+    if lower in _ADDRESS_HEADERS:
+        return "address"
+    if lower in _TRACE_HEADERS or lower.startswith(_TRACE_PREFIXES):
+        return "trace"
+    return "header"
 
 
-def html_to_text(markup: str) -> str:
-    parser = _HtmlText()
-    try:
-        parser.feed(markup)
-        parser.close()
-    except Exception:  # html.parser is lenient, but never let markup stop inspection
-        return markup
-    return "".join(parser.out)
+# -- content types that are not content, or cannot be read -----------------------------------------
+_SIGNATURES = frozenset(
+    {"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature"}
+)
+_PKCS7_MIME = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
+_PGP_MESSAGE = "-----BEGIN PGP MESSAGE-----"
+_MEDIA_MAGIC: tuple[bytes, ...] = (
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff",
+    b"GIF87a",
+    b"GIF89a",
+    b"BM",
+    b"II*\x00",
+    b"MM\x00*",
+    b"\x00\x00\x01\x00",  # .ico
+)
+_TEXT_NAMES = tuple(
+    ".txt .csv .tsv .json .xml .log .md .ini .env .yaml .yml .pem .key .cfg .conf .ics .vcf .sql .svg".split()
+)
+_ZIP_NAMES = (".zip", ".docx", ".xlsx", ".xlsm", ".pptx", ".odt", ".ods", ".odp")
+_TEXT_TYPES = frozenset(
+    {"application/json", "application/csv", "application/xml", "application/x-yaml", "application/sql"}
+)
 
 
-def _decode(payload: bytes, charset: str | None) -> str:
-    for cs in (charset, "utf-8"):
-        if not cs:
-            continue
-        try:
-            return payload.decode(cs)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return payload.decode("latin-1")  # every byte decodes; digits and ASCII stay exact
+def _is_image(data: bytes) -> bool:
+    if data.startswith(_MEDIA_MAGIC):
+        return True
+    return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
 
 
 def _filename(part: Message) -> str:
@@ -129,135 +168,34 @@ def _filename(part: Message) -> str:
     return decode_header_value(str(name)) if name else ""
 
 
-def decode_header_value(value: object) -> str:
-    """RFC 2047 encoded words decoded; anything undecodable kept as it came."""
-    text = str(value)
-    if "=?" not in text:
-        return text
-    try:
-        return str(make_header(decode_header(text)))
-    except Exception:
-        return text
-
-
-_NOT_CONTENT_HEADERS = frozenset(
-    {
-        "received",
-        "return-path",
-        "message-id",
-        "in-reply-to",
-        "references",
-        "date",
-        "mime-version",
-        "content-type",
-        "content-transfer-encoding",
-        "content-disposition",
-        "content-id",
-        "content-length",
-        "from",
-        "to",
-        "cc",
-        "bcc",
-        "reply-to",
-        "sender",
-        "delivered-to",
-        "envelope-to",
-        "dkim-signature",
-        "domainkey-signature",
-        "authentication-results",
-        "received-spf",
-        "list-unsubscribe",
-        "list-id",
-        "x-mailer",
-        "user-agent",
-        "precedence",
-        "auto-submitted",
-        "importance",
-        "priority",
-        "x-priority",
-        "thread-index",
-        "thread-topic",
-        "content-language",
-        "accept-language",
-    }
-)
-_NOT_CONTENT_PREFIXES = ("arc-", "x-ms-", "x-google-", "x-guard-", "x-spam", "x-originating", "resent-")
-
-
-def _text_from_pdf(data: bytes) -> str:
-    import logging
-
-    from pypdf import PdfReader
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    reader = PdfReader(io.BytesIO(data), strict=False)
-    if reader.is_encrypted:
-        raise ValueError("encrypted PDF")
-    texts = []
-    for i, page in enumerate(reader.pages):
-        if i >= 2000:
-            raise ValueError("too many pages")
-        texts.append(page.extract_text() or "")
-    return "\n".join(texts)
-
-
-def _text_from_docx(data: bytes) -> str:
-    import docx
-
-    document = docx.Document(io.BytesIO(data))
-    lines = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            lines.append("\t".join(cell.text for cell in row.cells))
-    return "\n".join(lines)
-
-
-def _text_from_xlsx(data: bytes) -> str:
-    import openpyxl
-
-    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    lines = []
-    try:
-        for sheet in book.worksheets:
-            for row in sheet.iter_rows(values_only=True):
-                lines.append("\t".join("" if v is None else str(v) for v in row))
-    finally:
-        book.close()
-    return "\n".join(lines)
-
-
-def _looks_textual(data: bytes) -> bool:
-    sample = data[:4096]
-    if b"\x00" in sample:
-        return False
-    try:
-        sample.decode("utf-8")
-        return True
-    except UnicodeDecodeError as exc:
-        return exc.start > len(sample) - 4  # cut in the middle of a character
-
-
 class Extractor:
-    """Turns an OutboundMessage into text segments within the limits."""
+    """Turns an OutboundMessage into text segments within the limits. Images go to OCR when
+    `limits.ocr` is set (guard/inspection/ocr.py); otherwise ordinary images pass (not text)."""
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
 
     def extract(self, message: OutboundMessage) -> Extraction:
-        ex = Extraction(budget=self.limits.max_total_bytes)
+        ex = Extraction(
+            budget=self.limits.max_total_bytes, deadline=time.monotonic() + self.limits.max_seconds
+        )
         if message.raw is not None:
             self._message_bytes(message.raw, "body", ex, depth=0)
         if message.text is not None:
             ex.add(message.text, "text", "text", self.limits)
         if message.subject and message.raw is None:
             ex.add(message.subject, "header Subject", "header", self.limits)
+        if message.sender:
+            ex.add(message.sender, "envelope sender", "address", self.limits)
+        if message.recipients:
+            ex.add("\n".join(message.recipients), "envelope recipients", "address", self.limits)
         return ex
 
     # -- mail ---------------------------------------------------------------------------------
     def _message_bytes(self, raw: bytes, source: str, ex: Extraction, depth: int) -> None:
         try:
-            # compat32 parses about 7x faster than policy.default (no header objects); the few
-            # headers we read are decoded explicitly below.
+            # compat32 parses about 7x faster than policy.default (no header objects); headers
+            # are decoded explicitly below.
             msg = email.message_from_bytes(raw, policy=email.policy.compat32)
         except Exception:
             ex.unscannable.append((source, "message could not be parsed"))
@@ -267,17 +205,17 @@ class Extractor:
         self._part(msg, source, ex, depth)
 
     def _headers(self, msg: Message, source: str, ex: Extraction) -> None:
-        """Every header a person or program could have written text into (Subject, Comments,
-        X-… notes), decoded; routing, structure and address headers are not content."""
+        """Every header, decoded; the kind says whether a person wrote it, it names the
+        correspondents, or it traces the route (see the module docstring)."""
         prefix = "" if source == "body" else f"{source} "
-        for name, value in msg.items()[:500]:
-            if name.lower() in _NOT_CONTENT_HEADERS or name.lower().startswith(_NOT_CONTENT_PREFIXES):
-                continue
+        for name, value in msg.items():
             text = decode_header_value(value)
+            if name.lower() in ("content-type", "content-disposition"):
+                text = _BOUNDARY_PARAM.sub("", text)
             if text.strip():
-                ex.add(text, f"{prefix}header {name}", "header", self.limits)
+                ex.add(text, f"{prefix}header {name}", header_kind(name), self.limits)
 
-    def _part(self, part: Message, source: str, ex: Extraction, depth: int) -> None:
+    def _part(self, part: Message, source: str, ex: Extraction, depth: int, report: bool = False) -> None:
         ex.parts += 1
         if ex.parts > self.limits.max_parts:
             if ex.parts == self.limits.max_parts + 1:
@@ -287,50 +225,89 @@ class Extractor:
             ex.unscannable.append((source, "nested too deeply"))
             return
         ctype = part.get_content_type()
+        report = report or ctype == "multipart/report" or ctype in _REPORT_TYPES
         if ctype == "message/rfc822":  # checked first: the email package also calls it multipart
-            payload = part.get_payload()
-            inner = payload[0] if isinstance(payload, list) and payload else None
-            if isinstance(inner, Message):
-                fwd = f"{source} forwarded"
-                self._headers(inner, fwd, ex)
-                self._part(inner, fwd, ex, depth + 1)
+            self._forwarded(part, source, ex, depth)
+            return
+        if ctype == "multipart/encrypted":
+            ex.unscannable.append((source, "encrypted message (multipart/encrypted)"))
             return
         if part.is_multipart():
             payload = part.get_payload()
             children = payload if isinstance(payload, list) else []
+            self._frame(part.preamble, f"{source} preamble", ex, report)
             for i, child in enumerate(children, 1):
                 child_source = f"part {i}" if source == "body" else f"{source}.{i}"
                 if isinstance(child, Message):
-                    self._part(child, child_source, ex, depth + 1)
+                    self._headers(child, child_source, ex)
+                    self._part(child, child_source, ex, depth + 1, report)
+            self._frame(part.epilogue, f"{source} epilogue", ex, report)
             return
+        if ctype in _SIGNATURES:
+            return  # a signature is not content
+        if ctype in _PKCS7_MIME or _filename(part).lower().endswith(".p7m"):
+            smime = (part.get_param("smime-type") or "").__str__().lower()
+            what = "S/MIME encrypted" if "enveloped" in smime or not smime else f"S/MIME {smime}"
+            ex.unscannable.append((source, f"{what} content cannot be read"))
+            return
+        data = self._payload(part)
+        try:
+            ex.spend(len(data), "part")
+        except Unscannable:
+            ex.unscannable.append((source, "part larger than the inspection budget"))
+            return
+        name = _filename(part)
+        label = f"{source} attachment {name}" if name else f"{source} {ctype}"
+        charset = part.get_content_charset()
+        is_attachment = bool(name) or part.get_content_disposition() == "attachment"
+        self._content(
+            data, ctype, name, charset, label, ex, depth, is_attachment=is_attachment, report=report
+        )
+
+    def _frame(self, text: str | None, source: str, ex: Extraction, report: bool) -> None:
+        """A multipart's preamble or epilogue: most readers hide it, some show it; it leaves."""
+        if text and text.strip():
+            ex.add(text, source, "trace" if report else "text", self.limits)
+
+    @staticmethod
+    def _payload(part: Message) -> bytes:
+        cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+        raw_payload = part.get_payload()
+        if cte == "base64" and isinstance(raw_payload, str):
+            try:
+                return b64decode_lenient(raw_payload)  # unpadded, URL-safe, stray characters
+            except ValueError:
+                return raw_payload.encode("utf-8", "surrogateescape")
         try:
             decoded = part.get_payload(decode=True)
         except Exception:
             decoded = None
         if isinstance(decoded, bytes):
-            data = decoded
-        else:
-            raw_payload = part.get_payload()
-            data = raw_payload.encode("utf-8", "surrogateescape") if isinstance(raw_payload, str) else b""
-        if len(data) > ex.budget:
-            ex.unscannable.append((source, "part larger than the inspection budget"))
+            return decoded
+        return raw_payload.encode("utf-8", "surrogateescape") if isinstance(raw_payload, str) else b""
+
+    def _forwarded(self, part: Message, source: str, ex: Extraction, depth: int) -> None:
+        fwd = f"{source} forwarded"
+        cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+        payload = part.get_payload()
+        inner = payload[0] if isinstance(payload, list) and payload else None
+        if cte in ("base64", "quoted-printable") and isinstance(inner, Message):
+            # Not allowed by RFC 2046, written anyway: the parser saw encoded text, not a message.
+            encoded = inner.as_string()
+            if cte == "base64":
+                try:
+                    raw = b64decode_lenient(encoded)
+                except ValueError:
+                    raw = encoded.encode("utf-8", "surrogateescape")
+            else:
+                import quopri
+
+                raw = quopri.decodestring(encoded.encode("utf-8", "surrogateescape"))
+            self._message_bytes(raw, fwd, ex, depth + 1)
             return
-        ex.budget -= len(data)
-        name = _filename(part)
-        if name:  # a file name is text the recipient reads too
-            ex.add(name, f"{source} filename", "header", self.limits)
-        label = f"{source} attachment {name}" if name else f"{source} {ctype}"
-        charset = part.get_content_charset()
-        self._content(
-            data,
-            ctype,
-            name,
-            charset,
-            label,
-            ex,
-            depth,
-            is_attachment=bool(name) or part.get_content_disposition() == "attachment",
-        )
+        if isinstance(inner, Message):
+            self._headers(inner, fwd, ex)
+            self._part(inner, fwd, ex, depth + 1)
 
     # -- content by type -----------------------------------------------------------------------
     def _content(
@@ -344,69 +321,88 @@ class Extractor:
         depth: int,
         *,
         is_attachment: bool,
+        report: bool = False,
     ) -> None:
-        lower = name.lower()
-        kind = "attachment" if is_attachment else "text"
+        if name:  # a file name is text the recipient reads too
+            ex.add(name, f"{source} filename", "header", self.limits)
         try:
-            if ctype == "text/html" or lower.endswith((".html", ".htm")):
-                ex.add(
-                    html_to_text(_decode(data, charset)),
-                    source,
-                    "html" if not is_attachment else kind,
-                    self.limits,
-                )
-            elif (
-                data[:4] == b"PK\x03\x04"
-                or lower.endswith((".zip", ".docx", ".xlsx", ".xlsm"))
-                or ctype
-                in (
-                    "application/zip",
-                    "application/x-zip-compressed",
-                )
-            ):
-                self._office_or_zip(data, lower, ctype, source, ex, depth)
-            elif data[:5] == b"%PDF-" or ctype == "application/pdf" or lower.endswith(".pdf"):
-                ex.add(_text_from_pdf(data), source, kind, self.limits)
-                self._ocr_pdf(data, name or source, source, ex)
-            elif self.limits.ocr is not None and image_format(data):
-                self._ocr_image(data, name or source, source, ex)
-            elif lower.endswith(".eml") or ctype == "message/rfc822":
-                self._message_bytes(data, source, ex, depth + 1)
-            elif data[:2] == b"\x1f\x8b" or lower.endswith(".gz"):
-                self._gzip(data, lower, source, ex, depth)
-            elif (
-                ctype.startswith("text/")
-                or ctype in ("application/json", "application/csv", "application/xml")
-                or lower.endswith(
-                    (
-                        ".txt",
-                        ".csv",
-                        ".tsv",
-                        ".json",
-                        ".xml",
-                        ".log",
-                        ".md",
-                        ".ini",
-                        ".env",
-                        ".yaml",
-                        ".yml",
-                        ".pem",
-                        ".key",
-                        ".cfg",
-                        ".conf",
-                    )
-                )
-                or _looks_textual(data)
-            ):
-                text = _decode(data, charset)
-                if ctype == "application/json" or lower.endswith(".json"):
-                    text = _json_text(text)
-                ex.add(text, source, kind, self.limits)
-            # Images, audio and other binary formats carry no text we can read: not scanned.
+            ex.check_time()
+            if depth > self.limits.max_depth:
+                raise Unscannable("nested too deeply")
+            self._read(data, ctype, name, charset, source, ex, depth, is_attachment, report)
         except Unscannable as exc:
             ex.unscannable.append((source, str(exc)))
-        except Exception as exc:
-            ex.unscannable.append((source, f"{type(exc).__name__} while reading {ctype}"))
+        except Exception as exc:  # any parser failure on hostile input: held, with a clear reason
+            ex.unscannable.append((source, f"{type(exc).__name__} while reading {ctype or 'a file'}"))
+
+    def _read(
+        self,
+        data: bytes,
+        ctype: str,
+        name: str,
+        charset: str | None,
+        source: str,
+        ex: Extraction,
+        depth: int,
+        is_attachment: bool,
+        report: bool,
+    ) -> None:
+        lower = name.lower()
+        kind = "trace" if report else "attachment" if is_attachment else "text"
+        head = data[:1024]
+        if not data.strip():
+            return
+        if data.startswith(OLE_MAGIC):  # also password-protected DOCX/XLSX/PPTX
+            self._document(ole_document(data), source, ex, depth)
+        elif data.startswith(ZIP_MAGIC) or lower.endswith(
+            (".zip", ".docx", ".xlsx", ".xlsm", ".pptx", ".odt")
+        ):
+            self._zip(data, source, ex, depth)
+        elif PDF_MAGIC in head or ctype == "application/pdf" or lower.endswith(".pdf"):
+            self._document(pdf_document(data, ex.check_time), source, ex, depth)
+            self._ocr_pdf(data, name or source, source, ex)
+        elif data.startswith(GZIP_MAGIC):
+            out = gunzip_all(data, ex.budget, self.limits)
+            self._unpacked(out, lower, (".gz", ".tgz"), "gunzipped", source, ex, depth)
+        elif data.startswith(BZIP2_MAGIC) and data[4:10] == b"1AY&SY":
+            out = bunzip_all(data, ex.budget, self.limits)
+            self._unpacked(out, lower, (".bz2", ".tbz2", ".tbz"), "bunzipped", source, ex, depth)
+        elif data.startswith(XZ_MAGIC) or lower.endswith((".xz", ".lzma", ".txz")):
+            out = unxz_all(data, ex.budget, self.limits)
+            self._unpacked(out, lower, (".xz", ".lzma", ".txz"), "unxz'd", source, ex, depth)
+        elif data.startswith(SEVENZIP_MAGIC):
+            self._members(sevenzip_members(data, lambda: ex.budget, self.limits), source, ex, depth)
+        elif data.startswith(RAR_MAGIC) or lower.endswith(".rar"):
+            raise Unscannable("RAR archives cannot be read (no maintained pure reader)")
+        elif data.startswith(TNEF_MAGIC):
+            texts, members = tnef_contents(data)
+            self._document(Document(texts, members), source, ex, depth)
+        elif is_tar(data) or lower.endswith(".tar"):
+            self._members(tar_members(data, lambda: ex.budget, self.limits), source, ex, depth)
+        elif data.lstrip()[:5] == RTF_MAGIC or lower.endswith(".rtf"):
+            ex.add(rtf_text(data), source, kind, self.limits)
+        elif self.limits.ocr is not None and image_format(data):
+            self._ocr_image(data, name or source, source, ex)
+        elif _is_image(data):
+            pass  # an ordinary image is not text (OCR off)
+        elif ctype == "text/html" or lower.endswith((".html", ".htm")):
+            self._html(decode_text(data, charset), source, "html" if not is_attachment else kind, ex, depth)
+        elif lower.endswith(".eml") or ctype == "message/rfc822":
+            self._message_bytes(data, source, ex, depth + 1)
+        elif (
+            ctype.startswith("text/")
+            or ctype in _TEXT_TYPES
+            or lower.endswith(_TEXT_NAMES)
+            or looks_textual(data)
+        ):
+            text = decode_text(data, charset)
+            if ctype == "application/json" or lower.endswith(".json"):
+                text = json_text(text)
+            ex.add(text, source, kind, self.limits)
+            if _PGP_MESSAGE in text:
+                raise Unscannable("PGP-encrypted text cannot be read")
+        else:
+            raise Unscannable(f"binary content that cannot be read ({ctype or 'unknown type'})")
 
     # -- OCR (guard/inspection/ocr.py) ---------------------------------------------------------
     def _ocr_image(self, data: bytes, name: str, source: str, ex: Extraction) -> None:
@@ -430,6 +426,8 @@ class Extractor:
         from pypdf import PdfReader
 
         reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            reader.decrypt("")  # pdf_document refused it already when this does not open it
         if ex.ocr_budget is None:
             ex.ocr_budget = ocr.budget()
         try:
@@ -438,172 +436,107 @@ class Extractor:
         except OcrUnreadable as exc:
             ex.unscannable.append((source, str(exc)))
 
-    def _gzip(self, data: bytes, lower: str, source: str, ex: Extraction, depth: int) -> None:
-        import zlib
+    def _html(self, markup: str, source: str, kind: str, ex: Extraction, depth: int) -> None:
+        reading = read_html(markup)
+        ex.add(reading.text, source, kind, self.limits)
+        ex.add(reading.markup, f"{source} markup", "markup", self.limits)
+        for i, (media, blob) in enumerate(reading.embedded, 1):
+            ex.spend(len(blob), "data: URI")
+            self._content(blob, media, "", None, f"{source} data: URI {i}", ex, depth + 1, is_attachment=True)
 
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        limit = min(ex.budget, len(data) * self.limits.max_ratio + 1024 * 1024)
-        out = d.decompress(data, limit + 1)
-        if len(out) > limit or d.unconsumed_tail:
-            raise Unscannable("gzip expands beyond the size/ratio limit (decompression bomb)")
-        ex.budget -= len(out)
-        inner_name = lower[:-3] if lower.endswith(".gz") else ""
+    def _unpacked(
+        self,
+        out: bytes,
+        lower: str,
+        suffixes: tuple[str, ...],
+        how: str,
+        source: str,
+        ex: Extraction,
+        depth: int,
+    ) -> None:
+        ex.spend(len(out), "compressed stream")
+        inner = ""
+        for suffix in suffixes:
+            if lower.endswith(suffix):
+                inner = lower[: -len(suffix)] + (
+                    ".tar" if suffix.startswith(".t") and suffix != ".tar" else ""
+                )
+                break
         self._content(
             out,
             "application/octet-stream",
-            inner_name,
+            inner,
             None,
-            f"{source} (gunzipped)",
+            f"{source} ({how})",
             ex,
             depth + 1,
             is_attachment=True,
         )
 
-    def _office_or_zip(
-        self, data: bytes, lower: str, ctype: str, source: str, ex: Extraction, depth: int
-    ) -> None:
-        if depth + 1 > self.limits.max_depth:
-            raise Unscannable("archives nested too deeply")
+    def _zip(self, data: bytes, source: str, ex: Extraction, depth: int) -> None:
         try:
             zf = zipfile.ZipFile(io.BytesIO(data))
         except zipfile.BadZipFile:
             raise Unscannable("broken ZIP container") from None
         with zf:
             infos = zf.infolist()
-            if len(infos) > self.limits.max_archive_members:
-                raise Unscannable(f"archive with more than {self.limits.max_archive_members} members")
-            total = 0
-            for info in infos:
-                if info.flag_bits & 0x1:
-                    raise Unscannable("encrypted archive member")
-                if (
-                    info.file_size > max(info.compress_size, 1) * self.limits.max_ratio
-                    and info.file_size > 1_000_000
-                ):
-                    raise Unscannable("archive member expands beyond the ratio limit (zip bomb)")
-                total += info.file_size
-            if total > ex.budget:
-                raise Unscannable("archive expands beyond the inspection budget (zip bomb)")
             names = {i.filename for i in infos}
-            if "word/document.xml" in names:
-                ex.budget -= total
-                ex.add(_text_from_docx(data), source, "attachment", self.limits)
+            if is_office_zip(names):
+                if any(i.flag_bits & 0x1 for i in infos):
+                    raise Unscannable("encrypted document")
+                declared = sum(i.file_size for i in infos)
+                if declared > ex.budget or any(
+                    i.file_size > max(i.compress_size, 1) * self.limits.max_ratio and i.file_size > 1_000_000
+                    for i in infos
+                ):
+                    raise Unscannable("document expands beyond the size/ratio limit (zip bomb)")
+                if len(infos) > self.limits.max_archive_members:
+                    raise Unscannable(f"document with more than {self.limits.max_archive_members} parts")
+                ex.spend(declared, "document")
+                self._document(office_zip(data, zf, lambda: ex.budget + declared), source, ex, depth)
                 return
-            if "xl/workbook.xml" in names:
-                ex.budget -= total
-                ex.add(_text_from_xlsx(data), source, "attachment", self.limits)
-                return
-            ex.add(
-                "\n\n".join(i.filename for i in infos), f"{source} member names", "attachment", self.limits
+            ex.add("\n".join(i.filename for i in infos), f"{source} member names", "attachment", self.limits)
+            self._members(zip_members(zf, lambda: ex.budget, self.limits), source, ex, depth)
+
+    def _members(self, members: Iterable[Member], source: str, ex: Extraction, depth: int) -> None:
+        """Each member of an archive, read like an attachment one level deeper."""
+        if depth + 1 > self.limits.max_depth:
+            raise Unscannable("archives nested too deeply")
+        for member in members:
+            ex.check_time()
+            ex.spend(len(member.data), "archive member")
+            self._content(
+                member.data,
+                "application/octet-stream",
+                member.name,
+                None,
+                f"{source} > {member.name}",
+                ex,
+                depth + 1,
+                is_attachment=True,
             )
-            for info in infos:
-                if info.is_dir():
-                    continue
-                member = _read_member(zf, info, ex.budget)
-                ex.budget -= len(member)
-                self._content(
-                    member,
-                    "application/octet-stream",
-                    info.filename,
-                    None,
-                    f"{source} > {info.filename}",
-                    ex,
-                    depth + 1,
-                    is_attachment=True,
-                )
 
+    def _document(self, doc: Document, source: str, ex: Extraction, depth: int) -> None:
+        for label, text in doc.texts:
+            ex.add(text, f"{source} [{label}]", "attachment", self.limits)
+        if doc.members:
+            self._embedded(doc.members, source, ex, depth)
 
-class Unscannable(Exception):
-    pass
-
-
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes:
-    """Read with a hard cap: the declared size in the header may lie."""
-    cap = min(budget, info.file_size)
-    with zf.open(info) as fh:
-        data = fh.read(cap + 1)
-    if len(data) > cap:
-        raise Unscannable("archive member larger than declared or than the budget (zip bomb)")
-    return data
-
-
-def _json_text(text: str) -> str:
-    """Every string and number in a JSON document, one per line (keys kept as context)."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return text
-    lines: list[str] = []
-
-    def walk(v: object, key: str = "", depth: int = 0) -> None:
-        if depth > 64:
-            return
-        if isinstance(v, dict):
-            for k, x in v.items():
-                walk(x, str(k), depth + 1)
-        elif isinstance(v, list):
-            for x in v:
-                walk(x, key, depth + 1)
-        elif isinstance(v, str | int | float) and not isinstance(v, bool):
-            lines.append(f"{key}: {v}" if key else str(v))
-
-    walk(value)
-    return "\n".join(lines)
-
-
-# RE2 on bytes (linear, fast on megabytes); the characters around a token are checked in code.
-_BASE64_TOKEN = re2.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
-_B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
-_UNANCHORED = re2._Anchor.UNANCHORED
-
-
-def _base64_tokens(text: str) -> Iterator[tuple[int, int]]:
-    data = text.encode("ascii", "replace")  # one byte per character: offsets stay character offsets
-    match = _BASE64_TOKEN._regexp.Match
-    pos, end = 0, len(data)
-    while pos < end:
-        s, e = match(_UNANCHORED, data, pos, end)[0]
-        if s < 0:
-            break
-        pos = e
-        if (s and data[s - 1] in _B64_CHARS) or (e < end and data[e] in _B64_CHARS) or e - s > 4096:
-            continue
-        yield s, e
-
-
-def decoded_segments(segments: list[Segment], limit: int = 64) -> list[Segment]:
-    """Text the sender base64-encoded inside a message ("card (b64): NDExMSAx…"), decoded.
-
-    Only tokens that decode to readable UTF-8 text count: keys and hashes, which are random
-    bytes once decoded, are left to the detectors as they are.
-    """
-    out: list[Segment] = []
-    for index, seg in enumerate(segments):
-        if seg.kind in ("unscannable", "decoded") or len(out) >= limit:
-            continue
-        for start, end in _base64_tokens(seg.text):
-            token = seg.text[start:end]
-            if len(token) % 4 or (not any(c.isdigit() for c in token) and not token.endswith("=")):
-                continue
-            try:
-                text = base64.b64decode(token, validate=True).decode("utf-8")
-            except (ValueError, UnicodeDecodeError):
-                continue
-            printable = sum(c.isprintable() or c in "\r\n\t" for c in text)
-            if len(text) >= 8 and printable >= 0.95 * len(text) and any(c.isalnum() for c in text):
-                out.append(
-                    Segment(
-                        text=text,
-                        source=f"{seg.source} (base64 decoded)",
-                        kind="decoded",
-                        parent=index,
-                        parent_start=start,
-                        parent_end=end,
-                    )
-                )
-                if len(out) >= limit:
-                    break
-    return out
+    def _embedded(self, members: list[Member], source: str, ex: Extraction, depth: int) -> None:
+        if depth + 1 > self.limits.max_depth:
+            raise Unscannable("embedded files nested too deeply")
+        for member in members:
+            ex.check_time()
+            self._content(
+                member.data,
+                "application/octet-stream",
+                member.name,
+                None,
+                f"{source} > {member.name}",
+                ex,
+                depth + 1,
+                is_attachment=True,
+            )
 
 
 BODY_KINDS = ("text", "html")  # the segments that make up a message's body text
@@ -615,4 +548,16 @@ def body_text(raw: bytes) -> str:
     return "\n".join(s.text for s in ex.segments if s.kind in BODY_KINDS)
 
 
-__all__ = ["Extraction", "Extractor", "Limits", "body_text", "html_to_text"]
+_json_text = json_text  # the name guard/scan_cli.py imports
+
+__all__ = [
+    "BODY_KINDS",
+    "Extraction",
+    "Extractor",
+    "Limits",
+    "Unscannable",
+    "body_text",
+    "decode_header_value",
+    "decoded_segments",
+    "html_to_text",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from bisect import bisect_right
@@ -11,7 +12,7 @@ from typing import Any
 from guard.config import Settings
 from guard.errors import InspectionError
 from guard.inspection import redact
-from guard.inspection.audience import AudienceClassifier
+from guard.inspection.audience import AudienceClassifier, without_correspondents
 from guard.inspection.detect import Candidate, DetectionEngine, confidence_for
 from guard.inspection.extract import Extractor, Limits, decoded_segments
 from guard.inspection.loader import load_components
@@ -156,6 +157,7 @@ class Inspector:
             for i, seg in enumerate(segments):
                 findings.extend(self.scan_text(seg.text, i))
             self._scan_part_joins(segments, findings)
+            findings = without_correspondents(findings, segments)  # their own addresses: not contacts
             for source, reason in extraction.unscannable:
                 segments.append(Segment(text="", source=source, kind="unscannable"))
                 findings.append(
@@ -183,11 +185,8 @@ class Inspector:
         """A number split across two neighbouring text parts ("card 4111 1111" | "1111 1111") is
         found in the joint: the end of one part read together with the start of the next."""
         text_kinds = ("text", "html")
-        count = len(segments)
-        for i in range(count - 1):
-            a, b = segments[i], segments[i + 1]
-            if a.kind not in text_kinds or b.kind not in text_kinds:
-                continue
+        body = [s for s in segments if s.kind in text_kinds]  # part headers between them are skipped
+        for a, b in itertools.pairwise(body):
             left, right = a.text[-_JOIN_WINDOW:], b.text[:_JOIN_WINDOW]
             joined = left + "\n" + right
             crossing = [f for f in self.scan_text(joined, len(segments)) if f.start < len(left) < f.end]
