@@ -124,7 +124,9 @@ class Segment:
 
     text: str
     source: str  # e.g. "body", "part 2 text/html", "attachment customers.csv", "payload text"
-    kind: str = "text"  # text | html | markup | attachment | header | address | trace | decoded | joined | unscannable
+    # text | html | markup | attachment | header | address | trace | decoded | joined | unscannable
+    # (extract.py says what each holds; address and trace name the correspondents and the route)
+    kind: str = "text"
     # A segment derived from another (base64 decoded from it): where it sits in its parent.
     parent: int | None = None
     parent_start: int = 0

@@ -45,6 +45,8 @@ def register(sub: Any) -> None:
 
 
 def _looks_like_mail(data: bytes) -> bool:
+    if data.startswith(b"From "):  # an mbox "From " line before the headers (saved mail)
+        data = data.split(b"\n", 1)[-1]
     head = data[:2048].split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
     lines = [ln for ln in head.splitlines() if ln and not ln[:1].isspace()]
     return (
@@ -70,7 +72,7 @@ def _looks_like_mail(data: bytes) -> bool:
 
 def _message(name: str, data: bytes, audience: Audience) -> OutboundMessage:
     suffix = Path(name).suffix.lower()
-    if suffix == ".eml" or (suffix not in (".txt", ".json") and _looks_like_mail(data)):
+    if suffix == ".eml" or (suffix != ".json" and _looks_like_mail(data)):  # mail saved as .txt too
         return OutboundMessage(channel=Channel.API, raw=data, audience=audience)
     text = data.decode("utf-8", errors="replace")
     if suffix == ".json":

@@ -110,11 +110,13 @@ _TRACE_HEADERS = frozenset(
     """received x-received return-path message-id in-reply-to references resent-message-id
     dkim-signature domainkey-signature authentication-results received-spf delivered-to envelope-to
     x-original-to errors-to x-beenthere date resent-date thread-index x-mailer user-agent
-    mime-version content-transfer-encoding content-id content-length precedence auto-submitted
+    mime-version content-transfer-encoding content-type content-disposition content-id content-length
+    precedence auto-submitted
     x-uidl x-virus-scanned""".split()
 )
 _TRACE_PREFIXES = ("arc-", "list-", "x-ms-exchange-", "x-google-", "x-gm-", "x-forefront-", "x-guard-")
 _BOUNDARY_PARAM = re2.compile(r'(?i);\s*boundary\s*=\s*(?:"[^"]*"|[^;\s]*)')
+_SINGLE_HEADERS = 40  # headers inspected one segment each; the rest grouped by kind
 _REPORT_TYPES = frozenset(
     {"message/delivery-status", "text/rfc822-headers", "message/disposition-notification"}
 )
@@ -204,16 +206,30 @@ class Extractor:
         self._headers(msg, source, ex)
         self._part(msg, source, ex, depth)
 
-    def _headers(self, msg: Message, source: str, ex: Extraction) -> None:
-        """Every header, decoded; the kind says whether a person wrote it, it names the
-        correspondents, or it traces the route (see the module docstring)."""
+    def _headers(self, msg: Message, source: str, ex: Extraction, report: bool = False) -> None:
+        """Every header, decoded. Headers a person writes (Subject, X-…, Thread-Topic) are one
+        segment each, so the review UI names the header; address and trace headers are read as
+        one segment per kind ("Name: value" lines), and so is everything past the first hundred
+        (one scan instead of hundreds)."""
         prefix = "" if source == "body" else f"{source} "
-        for name, value in msg.items():
+        grouped: dict[str, tuple[list[str], list[str]]] = {}
+        for index, (name, value) in enumerate(msg.items()):
             text = decode_header_value(value)
             if name.lower() in ("content-type", "content-disposition"):
                 text = _BOUNDARY_PARAM.sub("", text)
-            if text.strip():
-                ex.add(text, f"{prefix}header {name}", header_kind(name), self.limits)
+            if not text.strip():
+                continue
+            kind = "trace" if report else header_kind(name)  # a delivery report's fields trace too
+            if kind == "header" and index < _SINGLE_HEADERS:
+                ex.add(text, f"{prefix}header {name}", kind, self.limits)
+                continue
+            names, lines = grouped.setdefault(kind, ([], []))
+            if name not in names:
+                names.append(name)
+            lines.append(f"{name}: {text}")
+        for kind, (names, lines) in grouped.items():
+            shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+            ex.add("\n".join(lines), f"{prefix}headers {shown}", kind, self.limits)
 
     def _part(self, part: Message, source: str, ex: Extraction, depth: int, report: bool = False) -> None:
         ex.parts += 1
@@ -239,7 +255,7 @@ class Extractor:
             for i, child in enumerate(children, 1):
                 child_source = f"part {i}" if source == "body" else f"{source}.{i}"
                 if isinstance(child, Message):
-                    self._headers(child, child_source, ex)
+                    self._headers(child, child_source, ex, report)
                     self._part(child, child_source, ex, depth + 1, report)
             self._frame(part.epilogue, f"{source} epilogue", ex, report)
             return

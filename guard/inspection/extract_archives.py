@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bz2
 import io
+import logging
 import lzma
 import tarfile
 import zipfile
@@ -179,6 +180,9 @@ class _CappedWriter:
     def flush(self) -> None:
         pass
 
+    def close(self) -> None:
+        pass  # py7zr closes each output when its member is done; the bytes are read afterwards
+
     def size(self) -> int:
         return self.buf.getbuffer().nbytes
 
@@ -216,11 +220,30 @@ def sevenzip_members(data: bytes, room: Room, limits: Limits) -> Iterator[Member
         yield Member(name, writer.buf.getvalue())
 
 
+MAX_TNEF_ATTRIBUTES = 5_000
+
+
+def _tnef_attribute_count(data: bytes) -> int:
+    """tnefparse copies the rest of the file for every attribute (quadratic): count them first,
+    in one linear walk over the length fields, and refuse files with implausibly many."""
+    offset, count = 6, 0
+    while offset + 12 < len(data):
+        count += 1
+        if count > MAX_TNEF_ATTRIBUTES:
+            raise Unscannable(f"TNEF with more than {MAX_TNEF_ATTRIBUTES} attributes")
+        offset += int.from_bytes(data[offset + 5 : offset + 9], "little") + 11
+    return count
+
+
 def tnef_contents(data: bytes) -> tuple[list[tuple[str, str]], list[Member]]:
     """A TNEF `winmail.dat`: (label, text) pairs for subject and bodies, and the attachments."""
     from tnefparse.tnef import TNEF
 
-    tnef = TNEF(data)
+    logging.getLogger("tnefparse").setLevel(logging.CRITICAL)  # it warns per bad checksum
+    _tnef_attribute_count(data)
+    tnef = TNEF(data, do_checksum=True)
+    if any(not obj.good_checksum for obj in tnef.objects):
+        raise Unscannable("broken TNEF (bad attribute checksums)")
     texts: list[tuple[str, str]] = []
     for prop in tnef.msgprops:
         if isinstance(prop.data, str) and prop.data.strip():
