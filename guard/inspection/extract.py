@@ -156,6 +156,33 @@ _TEXT_TYPES = frozenset(
 )
 
 
+_SIG_BEGIN = "-----BEGIN PGP SIGNATURE-----"
+_SIG_END = "-----END PGP SIGNATURE-----"
+
+
+def _without_signatures(text: str) -> str:
+    """Inline OpenPGP signature blocks blanked: like a signature part, a signature is not content
+    (its random armour reads like a token). A block whose armour decodes to readable text is
+    not a signature and is kept."""
+    start = text.find(_SIG_BEGIN)
+    while start >= 0:
+        end = text.find(_SIG_END, start)
+        if end < 0:
+            break
+        body = text[start + len(_SIG_BEGIN) : end]
+        try:
+            decoded = b64decode_lenient(body)
+            decoded.decode("utf-8")
+            readable = True
+        except (ValueError, UnicodeDecodeError):
+            readable = False
+        if not readable:
+            text = text[: start + len(_SIG_BEGIN)] + "\n" + text[end:]
+            end = start + len(_SIG_BEGIN) + 1
+        start = text.find(_SIG_BEGIN, end)
+    return text
+
+
 def _is_image(data: bytes) -> bool:
     if data.startswith(_MEDIA_MAGIC):
         return True
@@ -411,7 +438,7 @@ class Extractor:
             or lower.endswith(_TEXT_NAMES)
             or looks_textual(data)
         ):
-            text = decode_text(data, charset)
+            text = _without_signatures(decode_text(data, charset))
             if ctype == "application/json" or lower.endswith(".json"):
                 text = json_text(text)
             ex.add(text, source, kind, self.limits)

@@ -238,17 +238,19 @@ CASES: dict[str, tuple[str, Build]] = {
 
 
 # -- what cannot be read, and its readable twin ------------------------------------------------------
+def _armor(data: bytes) -> str:
+    """Base64 wrapped at 64 columns, as OpenPGP armour is (RFC 4880 section 6.3)."""
+    text = base64.b64encode(data).decode()
+    return "\n".join(text[i : i + 64] for i in range(0, len(text), 64))
+
+
 def _pgp(armored: bool) -> bytes:
     if armored:
-        body = (
-            "-----BEGIN PGP MESSAGE-----\n\nhQEMA"
-            + base64.b64encode(os.urandom(300)).decode()
-            + "\n-----END PGP MESSAGE-----\n"
-        )
+        body = "-----BEGIN PGP MESSAGE-----\n\n" + _armor(os.urandom(300)) + "\n-----END PGP MESSAGE-----\n"
     else:
         body = (
-            "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nYour order 12 of 3 shipped.\n-----BEGIN PGP SIGNATURE-----\n\niQEz"
-            + base64.b64encode(os.urandom(60)).decode()
+            "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nYour order 12 of 3 shipped.\n-----BEGIN PGP SIGNATURE-----\n\n"
+            + _armor(os.urandom(60))
             + "\n-----END PGP SIGNATURE-----\n"
         )
     return _mail(body).as_bytes()
@@ -258,16 +260,16 @@ def _multipart_encrypted(encrypted: bool) -> bytes:
     if encrypted:
         body = (
             "--BND\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n"
-            "--BND\nContent-Type: application/octet-stream\n\n-----BEGIN PGP MESSAGE-----\n\nhQEMA"
-            + base64.b64encode(os.urandom(200)).decode()
+            "--BND\nContent-Type: application/octet-stream\n\n-----BEGIN PGP MESSAGE-----\n\n"
+            + _armor(os.urandom(200))
             + "\n-----END PGP MESSAGE-----\n--BND--\n"
         )
         ctype = 'multipart/encrypted; protocol="application/pgp-encrypted"; boundary="BND"'
     else:
         body = (
             "--BND\nContent-Type: text/plain\n\nYour order 12 of 3 shipped.\n"
-            "--BND\nContent-Type: application/pgp-signature\n\n-----BEGIN PGP SIGNATURE-----\n\niQEz"
-            + base64.b64encode(os.urandom(60)).decode()
+            "--BND\nContent-Type: application/pgp-signature\n\n-----BEGIN PGP SIGNATURE-----\n\n"
+            + _armor(os.urandom(60))
             + "\n-----END PGP SIGNATURE-----\n--BND--\n"
         )
         ctype = 'multipart/signed; protocol="application/pgp-signature"; micalg=pgp-sha256; boundary="BND"'
