@@ -80,7 +80,7 @@ def test_real_bounces_and_lists_are_not_bulk_contacts(inspector: Inspector) -> N
         v = inspector.inspect(
             OutboundMessage(channel=Channel.API, raw=path.read_bytes(), audience=Audience.EXTERNAL)
         )
-        if v.action is not Action.ALLOW:
+        if any("bulk-contacts" in row for row in v.rows):
             held.append((path.name, v.rows, v.counts()))
     assert held == []
 
