@@ -90,9 +90,8 @@ NATIONAL_ID_TYPES: tuple[str, ...] = (
     "CH_AHV",
 )
 ENTITY_TYPES += NATIONAL_ID_TYPES
-HIGH_RISK_TYPES = frozenset(
-    {"CREDIT_CARD", "US_SSN", "IBAN", "US_BANK_ACCOUNT", "API_KEY", "PASSPORT", *NATIONAL_ID_TYPES}
-)
+# Which types make a held item high severity is rules data: the `severity:` table of
+# rules/policy.yaml (and detectors' `severity:`), applied by guard.inspection.severity.
 #: Finding confidence levels, weakest first (policy `min_confidence` compares by this order).
 CONFIDENCE_LEVELS: tuple[str, ...] = ("low", "medium", "high")
 

@@ -14,7 +14,7 @@ from stdnum.pl import pesel
 from guard.inspection import Inspector
 from guard.inspection.national_ids import NATIONAL_ID_TYPES, check_letter_sg, medicare_check_digit
 from guard.inspection.validators import REGISTRY
-from guard.model import ENTITY_TYPES, HIGH_RISK_TYPES
+from guard.model import ENTITY_TYPES
 from guard.model import NATIONAL_ID_TYPES as MODEL_TYPES
 
 
@@ -170,7 +170,6 @@ def test_cue_raises_confidence(inspector: Inspector) -> None:
 def test_types_are_known_everywhere() -> None:
     assert set(NATIONAL_ID_TYPES) == set(MODEL_TYPES)
     assert set(MODEL_TYPES) <= set(ENTITY_TYPES)
-    assert set(MODEL_TYPES) <= HIGH_RISK_TYPES
     assert all(name in REGISTRY for name in NATIONAL_ID_TYPES.values())
 
 
