@@ -55,6 +55,13 @@ _SPACES = {
     0x202F: " ",
     0x205F: " ",
     0x3000: " ",
+    # Blank-looking letters and symbols used as invisible separators ("4926⠀2243"): Braille
+    # blank, Hangul fillers (NFKC folds U+3164 and U+FFA0 to U+1160, so all are listed).
+    0x2800: " ",
+    0x3164: " ",
+    0xFFA0: " ",
+    0x115F: " ",
+    0x1160: " ",
     0x2028: "\n",
     0x2029: "\n",
     0x0085: "\n",

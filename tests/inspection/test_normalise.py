@@ -129,6 +129,7 @@ def test_decorated_digits_read_as_digits() -> None:
     assert normalise("4\u03321\u0332").text == "41"
     assert normalise("4\ufe0f\u20e31\u20e3").text == "41"
     assert normalise("❶➋⑶⒋⓿🄋🔟").text == "12340010"
+    assert normalise("12\u280034\u316456\uffa078").text == "12 34 56 78"  # blank-looking separators
     assert normalise("Jose\u0301").text == "Jose\u0301"  # an accent that composes is kept
     text = "card 4\u0332 9"
     norm = normalise(text)

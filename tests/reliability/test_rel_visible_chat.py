@@ -117,6 +117,8 @@ UNICODE_ROWS = [
     _unicode("subscript", _digits("₀₁₂₃₄₅₆₇₈₉"), "discord"),
     _unicode("math-bold", _digits("".join(chr(0x1D7CE + i) for i in range(10)))),
     _unicode("math-monospace", _digits("".join(chr(0x1D7F6 + i) for i in range(10))), "mattermost"),
+    _unicode("braille-blank-separators", lambda t: t.replace(" ", "\u2800")),
+    _unicode("hangul-filler-separators", lambda t: t.replace(" ", "\u3164"), "discord"),
     _unicode("spelled-en-spaces", _words(EN, " ")),
     _unicode("spelled-en-dots", _words(EN, "."), "discord"),
     _unicode("spelled-en-slashes", _words(EN, "/")),
