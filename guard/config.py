@@ -67,9 +67,36 @@ def split_listen(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+#: Where the organisation's customers' phone numbers come from, by default: a broad set of regions.
+DEFAULT_PHONE_REGIONS: tuple[str, ...] = (
+    "US", "CA", "GB", "IE", "DE", "FR", "ES", "IT", "NL", "BE", "AT", "CH", "PT", "SE", "NO", "DK",
+    "FI", "PL", "AU", "NZ", "IN", "SG", "PH", "BR", "MX", "JP", "KR", "ZA", "TR", "CN", "HK", "AE",
+    "IL", "AR", "CL", "CO", "GR", "CZ", "RO", "HU",
+)  # fmt: skip
+
+
 class OrgSettings(_Section):
     name: str = "Example Org"
     internal_domains: list[str] = Field(default_factory=lambda: ["example.com"])
+    # ISO 3166 region codes whose national phone formats are recognised ("030 12345678" in DE);
+    # international numbers (+44 20 …) are recognised whatever this holds. Order: most likely first.
+    phone_regions: list[str] = Field(default_factory=lambda: list(DEFAULT_PHONE_REGIONS))
+
+    @field_validator("phone_regions")
+    @classmethod
+    def _regions(cls, value: list[str]) -> list[str]:
+        import phonenumbers
+
+        out = [r.strip().upper() for r in value]
+        unknown = [r for r in out if r not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(
+                f"unknown region code(s) {', '.join(map(repr, unknown))}: "
+                "use ISO 3166 codes such as US, GB, DE"
+            )
+        if not out:
+            raise ValueError("at least one region is needed for national phone formats")
+        return list(dict.fromkeys(out))
 
     @field_validator("internal_domains")
     @classmethod

@@ -12,6 +12,7 @@ from guard.inspection.audience import AudienceClassifier
 from guard.inspection.detect import DetectionEngine
 from guard.inspection.extract import Limits
 from guard.inspection.ocr import ocr_from_settings
+from guard.inspection.phones import engines_for
 from guard.inspection.policy import Policy
 from guard.inspection.rules import load_detectors, shipped_rules_dir
 
@@ -54,7 +55,8 @@ def load_components(settings: Settings, *, persist_key: bool = True) -> Componen
     policy_path = Path(settings.rules.policy) if settings.rules.policy else shipped / "policy.yaml"
     local_policy = local / "policy.yaml" if local is not None else None
     return Components(
-        engine=DetectionEngine(detectors),  # engines come from guard.inspection.registry
+        # engines come from guard.inspection.registry; the phone engine searches the org's regions
+        engine=DetectionEngine(detectors, engines_for(settings.org.phone_regions)),
         policy=Policy.load(policy_path, local_policy if local_policy and local_policy.exists() else None),
         audience=AudienceClassifier(settings.org.internal_domains),
         hash_key=hash_key(settings, persist_key),

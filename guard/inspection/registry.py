@@ -43,6 +43,7 @@ _BUILTIN_MODULES = (
     "guard.inspection.secret_validators",
     "guard.inspection.refine",
     "guard.inspection.person",
+    "guard.inspection.phones",
 )
 _loaded = False
 
