@@ -357,11 +357,21 @@ def _label_before(low: str, start: int, line_start: int) -> str | None:
     return None if word in _FUNCTION_WORDS else word
 
 
+def _support(c: Candidate) -> tuple[bool, bool, float, int, int]:
+    det = c.detector
+    high = (c.confidence or confidence_for(c.score)) == "high"
+    validated = det.validator is not None and det.validator != "always" and det.category != "contact"
+    return (not high, not validated, -c.score, -(c.end - c.start), c.start)
+
+
 def resolve_overlaps(cands: list[Candidate]) -> list[Candidate]:
-    """Keep the best candidate where several overlap: higher score, then longer span."""
+    """Keep the better-supported candidate where several overlap: a cue-backed (high confidence)
+    one first; then a sensitive value its validator accepted over a contact detail or an
+    unvalidated match (a Medicare or personal number is not reported as a phone number); then
+    the higher score, then the longer span."""
     if len(cands) < 2:
         return cands
-    ordered = sorted(cands, key=lambda c: (-c.score, -(c.end - c.start), c.start))
+    ordered = sorted(cands, key=_support)
     kept: list[Candidate] = []
     starts: list[int] = []  # kept spans, sorted by start; they never overlap each other
     ends: list[int] = []
