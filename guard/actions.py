@@ -67,9 +67,11 @@ if TYPE_CHECKING:
 #: Messages larger than this (text plus raw bytes) are inspected and redacted in a worker thread.
 THREAD_THRESHOLD = 64 * 1024
 #: Content that can cost seconds of CPU for a few KiB (PDFs, archives, compressed data, anything
-#: base64-encoded) also leaves the loop, whatever its size, so one such message cannot stall
-#: every other session, webhook and health check.
-COSTLY_CONTENT = re.compile(rb"(?i)content-transfer-encoding:[ \t]*base64|%PDF-|PK\x03\x04|\x1f\x8b")
+#: base64-encoded, images sent unencoded: OCR takes seconds per image) also leaves the loop,
+#: whatever its size, so one such message cannot stall every other session, webhook and health check.
+COSTLY_CONTENT = re.compile(
+    rb"(?i)content-transfer-encoding:[ \t]*base64|%PDF-|PK\x03\x04|\x1f\x8b|\x89PNG|\xff\xd8\xff|GIF8[79]a"
+)
 #: Released items carry this header, so the recipient's side can tell a reviewed release.
 TRACE_HEADER = "X-Guard-Released"
 _PASSED_MAIL_OPTIONS = ("SMTPUTF8", "BODY=8BITMIME")  # SIZE is recomputed by the forwarder

@@ -403,7 +403,7 @@ class Extractor:
             self._zip(data, source, ex, depth)
         elif PDF_MAGIC in head or ctype == "application/pdf" or lower.endswith(".pdf"):
             self._document(pdf_document(data, ex.check_time), source, ex, depth)
-            self._ocr_pdf(data, name or source, source, ex)
+            self._ocr_pdf(data, source, ex)
         elif data.startswith(GZIP_MAGIC):
             out = gunzip_all(data, ex.budget, self.limits)
             self._unpacked(out, lower, (".gz", ".tgz"), "gunzipped", source, ex, depth)
@@ -425,7 +425,7 @@ class Extractor:
         elif data.lstrip()[:5] == RTF_MAGIC or lower.endswith(".rtf"):
             ex.add(rtf_text(data), source, kind, self.limits)
         elif self.limits.ocr is not None and image_format(data):
-            self._ocr_image(data, name or source, source, ex)
+            self._ocr_image(data, source, ex)
         elif _is_image(data):
             pass  # an ordinary image is not text (OCR off)
         elif ctype == "text/html" or lower.endswith((".html", ".htm")):
@@ -448,7 +448,9 @@ class Extractor:
             raise Unscannable(f"binary content that cannot be read ({ctype or 'unknown type'})")
 
     # -- OCR (guard/inspection/ocr.py) ---------------------------------------------------------
-    def _ocr_image(self, data: bytes, name: str, source: str, ex: Extraction) -> None:
+    def _ocr_image(self, data: bytes, source: str, ex: Extraction) -> None:
+        """The image's text as a segment `ocr <source>` (the source names the attachment, so
+        redaction can drop an image it cannot mask)."""
         ocr = self.limits.ocr
         assert ocr is not None
         if ex.ocr_budget is None:
@@ -459,9 +461,9 @@ class Extractor:
             ex.unscannable.append((source, str(exc)))
             return
         if text:
-            ex.add(text, f"ocr {name}", "ocr", self.limits)
+            ex.add(text, f"ocr {source}", "ocr", self.limits)
 
-    def _ocr_pdf(self, data: bytes, name: str, source: str, ex: Extraction) -> None:
+    def _ocr_pdf(self, data: bytes, source: str, ex: Extraction) -> None:
         """Scanned pages: pages with images and no text layer are read by OCR."""
         ocr = self.limits.ocr
         if ocr is None:
@@ -475,7 +477,7 @@ class Extractor:
             ex.ocr_budget = ocr.budget()
         try:
             for page, text in ocr.pdf_page_texts(reader, ex.ocr_budget):
-                ex.add(text, f"ocr {name} page {page}", "ocr", self.limits)
+                ex.add(text, f"ocr {source} page {page}", "ocr", self.limits)
         except OcrUnreadable as exc:
             ex.unscannable.append((source, str(exc)))
 

@@ -45,7 +45,7 @@ def test_card_photo_is_read(ocr_inspector: Inspector, fmt: str) -> None:
     print(f"\nOCR card photo {fmt}: {time.perf_counter() - started:.2f} s")
     assert verdict.counts() == {"CREDIT_CARD": 1}
     seg = verdict.segments[verdict.findings[0].segment]
-    assert (seg.source, seg.kind) == (f"ocr card.{fmt.lower()}", "ocr")
+    assert (seg.source, seg.kind) == (f"ocr part 2 attachment card.{fmt.lower()}", "ocr")
 
 
 def test_clean_image_passes(ocr_inspector: Inspector) -> None:
@@ -64,7 +64,7 @@ def test_scanned_pdf_page_is_read(ocr_inspector: Inspector) -> None:
     verdict = inspect(ocr_inspector, mail_with(scanned_pdf(CARD), "application", "pdf", "form.pdf"))
     print(f"\nOCR scanned PDF page: {time.perf_counter() - started:.2f} s")
     assert verdict.counts() == {"CREDIT_CARD": 1}
-    assert verdict.segments[verdict.findings[0].segment].source == "ocr form.pdf page 1"
+    assert verdict.segments[verdict.findings[0].segment].source == "ocr part 2 attachment form.pdf page 1"
 
 
 @pytest.mark.parametrize(
@@ -104,3 +104,15 @@ def test_ocr_off_reads_no_image(make_settings: Callable[..., Settings]) -> None:
 def test_check_config_sentence(make_settings: Callable[..., Settings]) -> None:
     assert ocr_from_settings(make_settings().extract)[1].startswith("on (tesseract found: ")
     assert ocr_from_settings(make_settings(extract={"ocr": False}).extract)[1] == "off (extract.ocr = false)"
+
+
+def test_redacted_draft_drops_an_image_it_cannot_mask(ocr_inspector: Inspector) -> None:
+    """The check API's draft to send instead: the card photo is replaced by a notice."""
+    from guard.inspection.redact import redact_message
+
+    raw = mail_with(card_photo(CARD), "image", "png", "card.png")
+    verdict = inspect(ocr_inspector, raw)
+    draft = redact_message(raw, verdict, ("CREDIT_CARD",), drop_unmaskable=True)
+    assert b"card.png.removed.txt" in draft and b"image/png" not in draft
+    again = ocr_inspector.recheck(OutboundMessage(channel=Channel.API, raw=draft), ("CREDIT_CARD",))
+    assert again.clean

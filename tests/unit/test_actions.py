@@ -83,3 +83,6 @@ def test_one_rule_for_leaving_the_event_loop() -> None:
     b64 = b"Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0x\r\n"
     assert leaves_loop(OutboundMessage(channel=Channel.API, raw=b64))
     assert leaves_loop(OutboundMessage(channel=Channel.SMTP, raw=b64))
+    # an image sent as 8bit/binary is read by OCR (seconds): off the loop too
+    png = b"Content-Type: image/png\r\nContent-Transfer-Encoding: binary\r\n\r\n\x89PNG\r\n\x1a\n"
+    assert leaves_loop(OutboundMessage(channel=Channel.SMTP, raw=png))
