@@ -276,16 +276,19 @@ class CompiledDetector:
                 (last is not None or hit_after or header_neg)
                 and (cue_distance is None or (neg_distance is not None and neg_distance < cue_distance))
             )
+        label_only = False
         if not penalised and neg.foreign_label and cue_distance is None:
             label = _label_before(low, start, line_start)
             if label is not None and not name_ends_at(text, start):
-                penalised = True
+                penalised = label_only = True
                 why.append(f"labelled as something else: {label!r}")
         if penalised:
             score -= neg.penalty
             why.append(f"negative context -{neg.penalty:.2f} -> {score:.2f}")
         if score < det.threshold:
-            if not self.checksum:
+            # Kept at low confidence: a checksum-valid value whatever its context, and a value whose
+            # structure alone made the threshold when an unrelated word labels it ("see", "Room").
+            if not (self.checksum or (label_only and base >= det.threshold)):
                 return None
             # Checksum-valid, but labelled as something else: kept, at low confidence.
             score = max(score, 0.0)
@@ -357,11 +360,16 @@ def _label_before(low: str, start: int, line_start: int) -> str | None:
     return None if word in _FUNCTION_WORDS else word
 
 
-def _support(c: Candidate) -> tuple[bool, bool, float, int, int]:
+#: On equal score and length, the better-supported reading wins: a payment card (brand prefix and
+#: Luhn) before a bank number before other identifiers, any of them before contact details.
+_TIE_ORDER = {"pci": 0, "bank": 1, "pii": 2, "identity": 3, "credential": 4, "contact": 8}
+
+
+def _support(c: Candidate) -> tuple[bool, bool, float, int, int, int]:
     det = c.detector
     high = (c.confidence or confidence_for(c.score)) == "high"
     validated = det.validator is not None and det.validator != "always" and det.category != "contact"
-    return (not high, not validated, -c.score, -(c.end - c.start), c.start)
+    return (not high, not validated, -c.score, -(c.end - c.start), _TIE_ORDER.get(det.category, 9), c.start)
 
 
 def resolve_overlaps(cands: list[Candidate]) -> list[Candidate]:

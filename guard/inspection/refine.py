@@ -66,6 +66,17 @@ def _plain(sep: str) -> bool:
     return "  " not in sep and all(c in _PLAIN_SEPARATORS for c in sep)
 
 
+def _kind(sep: str) -> str:
+    """What separates two digit groups: a line break, one of the list separators, a tab, a run
+    of spaces, or "" for a plain separator inside a number."""
+    if "\n" in sep:
+        return "\n"
+    marks = "".join(sorted({c for c in sep if c in _LIST_SEPARATORS or c == "\t"}))
+    if marks:
+        return marks
+    return "  " if "  " in sep else ""
+
+
 @refiner("digit_groups")
 def digit_groups(
     text: str, s: int, e: int, det: Detector, validate: Callable[[str], bool] | None
@@ -88,6 +99,17 @@ def digit_groups(
         offsets.append(offsets[-1] + ge - gs)
         if i + 1 < n:
             breaks.append(breaks[-1] + (not _plain(text[ge : groups[i + 1][0]])))
+    # A value read across list separators must be the whole line (or run): "4111<TAB>1111<TAB>1111
+    # <TAB>1111" is one card, four numbers in a row of a wider table are not.
+    # Bounded by another kind of separator also works: "Jane,4111+1111+1111+1111,2026-11-30".
+    kinds = [_kind(text[groups[i][1] : groups[i + 1][0]]) for i in range(n - 1)]
+
+    def bounded(a: int, b: int) -> bool:
+        inner = set(kinds[a:b])
+        before = kinds[a - 1] if a > 0 else "\n"
+        after = kinds[b] if b < n - 1 else "\n"
+        return before not in inner and after not in inner
+
     seen: dict[str, bool] = {}  # hostile runs repeat the same values: validate each once
     taken = [False] * n
 
@@ -103,8 +125,10 @@ def digit_groups(
             if (breaks[b] != breaks[a]) != crossing:
                 b -= 1
                 continue
-            if crossing and (
-                b - a >= 5 or tuple(offsets[k + 1] - offsets[k] for k in range(a, b + 1)) not in _LAYOUTS
+            if crossing and not (
+                b - a < 5
+                and bounded(a, b)
+                and tuple(offsets[k + 1] - offsets[k] for k in range(a, b + 1)) in _LAYOUTS
             ):
                 b -= 1
                 continue
