@@ -14,9 +14,10 @@ from gen_personal import CUES, STRUCTURED, records
 
 from guard.config import load_settings
 from guard.inspection import Inspector
-from guard.model import HIGH_RISK_TYPES
+from guard.model import NATIONAL_ID_TYPES
 
-SENSITIVE = HIGH_RISK_TYPES | {"ABA_ROUTING", "DATE_OF_BIRTH"}
+SENSITIVE = {"CREDIT_CARD", "US_SSN", "IBAN", "US_BANK_ACCOUNT", "ABA_ROUTING", "DATE_OF_BIRTH", "PASSPORT"}
+SENSITIVE |= set(NATIONAL_ID_TYPES)
 
 
 @pytest.fixture(scope="module")
