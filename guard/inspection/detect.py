@@ -20,6 +20,7 @@ from guard.inspection.person import name_ends_at
 from guard.inspection.registry import CHECKSUMS, ENGINES, REFINERS, REGEX_ENGINE, VALIDATORS, load_builtins
 from guard.inspection.rules import Detector, re2_options
 from guard.inspection.tables import TableContext
+from guard.inspection.validators import card_brand
 
 
 @dataclass(slots=True)
@@ -191,6 +192,8 @@ class CompiledDetector:
                     scored = self.score_context(text, low, cs, ce, base, why, tables)
                     if scored is None:
                         continue
+                    if scored[2] is None and det.type == "CREDIT_CARD" and card_brand(value) == "uatp":
+                        continue  # airline (UATP) numbers start with 1 like timestamps: only next to a cue
                     last_end = ce
                     yield Candidate(det, cs, ce, value, scored[0], why, scored[1])
                 if det.refiner == "iban":
@@ -223,8 +226,9 @@ class CompiledDetector:
         base: float,
         why: list[str],
         tables: TableContext,
-    ) -> tuple[float, str] | None:
-        """The score and confidence of one candidate, or None when it is not worth reporting."""
+    ) -> tuple[float, str, int | None] | None:
+        """The score, confidence and cue distance (None: no cue) of one candidate, or None when
+        it is not worth reporting."""
         det = self.det
         score = base
         cue_distance: int | None = None
@@ -299,7 +303,7 @@ class CompiledDetector:
             reason = "checksum valid" if self.checksum else "pattern"
             reason += ", cue near" if cue_distance is not None else ", no cue"
         why.append(f"confidence {level}: {reason}")
-        return score, level
+        return score, level, cue_distance
 
 
 _LIST_SEPARATOR = re.compile(r"[,|+:;\t]|  ")
