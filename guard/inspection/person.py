@@ -20,6 +20,7 @@ from guard.inspection.registry import engine
 
 if TYPE_CHECKING:
     from guard.inspection.detect import Candidate, CompiledDetector
+    from guard.inspection.rules import Detector
     from guard.inspection.tables import TableContext
 
 
@@ -132,12 +133,37 @@ def name_ends_at(text: str, end: int) -> bool:
     return _fold(m.group(1)) in first_names and _fold(m.group(2)) in last_names
 
 
+# One capitalised name after words that say it is one: an honorific ("Mr. Mayers", "Dr Lee") or
+# a self-introduction ("my name is Dan", "call me Ana"). RE2: linear whatever the input.
+_SINGLE = re2.compile(
+    r"(?:(?i:\b(?:my name is|my name's|name is|call me|i am called|je m'appelle|me llamo|mi chiamo|"
+    r"ich heiße|ich heisse|mein name ist|meu nome é|mijn naam is|ik heet))\s+"
+    r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s+)?"
+    r"|\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Herr|Frau|Mme|Mlle|Sr|Sra|Sig)\.?\s+)"
+    r"(\p{Lu}\p{Ll}+(?:[-']\p{Lu}\p{Ll}+)?)"
+)
+
+
+def _single_names(det: Detector, text: str) -> Iterator[Candidate]:
+    from guard.inspection.detect import Candidate
+
+    for m in _SINGLE.finditer(text):
+        start, end = m.span(1)
+        if end < len(text) and (text[end].isalnum() or text[end] == "@"):
+            continue
+        if _fold(text[start:end]) in _STOP:
+            continue
+        why = ["a name after an honorific or an introduction: 0.70"]
+        yield Candidate(det, start, end, text[start:end], 0.7, why)
+
+
 @engine("person_names")
 def person_candidates(cd: CompiledDetector, text: str, low: str, tables: TableContext) -> Iterator[Candidate]:
     from guard.inspection.detect import Candidate
 
     first_names, last_names = _names()
     det = cd.det
+    yield from _single_names(det, text)
     for run_start, run_end in _runs(text):
         tokens: list[tuple[int, int]] = []
         pos = run_start

@@ -136,6 +136,10 @@ POSITIVES = [
     ("PERSON", "Dear Jerome Griffin,\n\nthanks", "Jerome Griffin"),
     ("PERSON", "Thanks,\nTiffany Webb (Fraud Operations)", "Tiffany Webb"),
     ("PERSON", "Customer: Ana María López", "Ana María López"),
+    ("PERSON", "Hello, my name is Dana", "Dana"),
+    ("PERSON", "They call me Mr. Okonkwo", "Okonkwo"),
+    ("PERSON", "Bonjour, je m'appelle Élodie", None),
+    ("PERSON", "Me llamo Carlos", "Carlos"),
 ]
 
 NEGATIVES = [
