@@ -85,8 +85,12 @@ def read_html(markup: str) -> HtmlReading:
     prepared = _END_HTML.sub("", markup).replace("\x00", "\ufffd")
     if not prepared.strip():
         return HtmlReading("", "")
-    parser = etree.HTMLParser(recover=True, no_network=True, huge_tree=True, remove_comments=False)
-    root = etree.fromstring(prepared, parser)
+    # UTF-8 bytes, not a str: lxml then parses without holding the GIL (the event loop keeps
+    # answering while a worker thread reads a megabyte of markup).
+    parser = etree.HTMLParser(
+        recover=True, no_network=True, huge_tree=True, remove_comments=False, encoding="utf-8"
+    )
+    root = etree.fromstring(prepared.encode("utf-8", "surrogatepass"), parser)
     for entry in parser.error_log:
         if "depth" in entry.message.lower():
             raise Unscannable("HTML nested too deeply to read")

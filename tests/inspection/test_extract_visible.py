@@ -130,7 +130,7 @@ def test_html_reader_is_linear(markup: str) -> None:
         read_html(markup)
     except Exception as exc:  # too deep for libxml2 is a clear refusal, not a stall
         assert "deeply" in str(exc)
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 2.0  # linear: ~0.3 s here; html.parser took minutes
 
 
 def test_html_reading_keeps_markup_apart_from_text() -> None:
