@@ -20,6 +20,8 @@ import email.policy
 import email.utils
 import json
 import quopri
+import re
+from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
@@ -32,11 +34,10 @@ from guard.inspection.mask import redaction
 from guard.model import Action, Finding, OutboundMessage, Segment, Verdict
 
 _MAX_DEPTH = 20
-_MAX_FLEX = 200  # longer values (keys, PEM blocks) are matched literally only
-_CHUNK = 64  # masks per compiled alternation
-# What may sit between two characters of a value where it is written: separators, markup,
-# an HTML tag or character reference (digits split by <b> tags, Slack *bold*, &nbsp;).
-_GAP = r"(?:[\s\-./_*~|`'\"(),:;>\x{ad}\x{200b}-\x{200d}\x{2060}\x{feff}]|<[^<>]*>|&[#A-Za-z0-9]{1,10};){0,6}"
+_CHUNK = 1000  # values per compiled alternation
+_ALNUM = re.compile(r"[^\W_]+")
+# Runs of letters and digits; HTML tags and character references between them are skipped.
+_TOKENS = re.compile(r"<[^<>]*>|&[#A-Za-z0-9]{1,10};|([^\W_]+)")
 _NOT_REWRITTEN = frozenset(
     {"content-type", "content-disposition", "content-transfer-encoding", "mime-version"}
 )
@@ -49,7 +50,7 @@ _TEXTUAL_APPLICATIONS = frozenset(
 def _options() -> re2.Options:
     options = re2.Options()
     options.log_errors = False
-    options.max_mem = 64 << 20
+    options.max_mem = 256 << 20
     return options
 
 
@@ -134,43 +135,106 @@ def _carriers(entity_type: str, seg: Segment, segments: Sequence[Segment]) -> It
 
 
 # -- masking a string ----------------------------------------------------------------------------------
-def _pattern(m: Mask) -> str:
-    chars = [c for c in m.value if c.isalnum()]
-    if m.type == "API_KEY" or len(m.value) > _MAX_FLEX or len(chars) < 4:
-        return str(re2.escape(m.value))
-    body = _GAP.join(re2.escape(c) for c in chars)
-    if chars[0].isascii():
-        body = r"\b" + body
-    if chars[-1].isascii():
-        body += r"\b"
-    return f"{re2.escape(m.value)}|{body}"  # as written first, then with other separators or markup
+def _skeleton(value: str) -> str:
+    """A value's letters and digits only: how it is found again with other separators or markup."""
+    return "".join(_ALNUM.findall(value))
 
 
-@dataclass(slots=True)
-class Masker:
-    """Replaces every occurrence of the masks' values in a string by the type's placeholder;
-    a value is also found where separators or markup sit between its characters."""
+class _Alternation:
+    """Many literals found in one pass (RE2 alternations without groups, longest first: the
+    wrapper's cost per match grows with the number of groups); the match names its type."""
 
-    masks: Sequence[Mask]
-    drop: tuple[str, ...] = ()  # sources with findings: an attachment named in one is dropped
-    _compiled: list[tuple[re2._Regexp, list[str]]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        ordered = sorted(set(self.masks), key=lambda m: (-len(m.value), m.type, m.value))
-        for i in range(0, len(ordered), _CHUNK):
-            chunk = ordered[i : i + _CHUNK]
-            regex = re2.compile("|".join(f"((?:{_pattern(m)}))" for m in chunk), _options())
-            self._compiled.append((regex, [m.type for m in chunk]))
+    def __init__(self, pairs: Sequence[tuple[str, str]]) -> None:
+        self._types: dict[str, str] = {}
+        for value, entity_type in pairs:
+            self._types.setdefault(value, entity_type)
+        values = list(self._types)
+        self._compiled = [
+            re2.compile("|".join(re2.escape(v) for v in values[i : i + _CHUNK]), _options())
+            for i in range(0, len(values), _CHUNK)
+        ]
 
     def __bool__(self) -> bool:
         return bool(self._compiled)
 
-    def __call__(self, text: str) -> str:
-        if not text:
-            return text
-        for regex, types in self._compiled:
-            text = regex.sub(lambda m, types=types: redaction(types[m.lastindex - 1]), text)
+    def sub(self, text: str) -> str:
+        for regex in self._compiled:
+            text = regex.sub(lambda m: redaction(self._types[m.group()]), text)
         return text
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        out: list[tuple[int, int, str]] = []
+        for regex in self._compiled:
+            out.extend((m.start(), m.end(), self._types[m.group()]) for m in regex.finditer(text))
+        return out
+
+
+@dataclass(slots=True)
+class Masker:
+    """Replaces every occurrence of the masks' values in a string by the type's placeholder: as
+    written, then (values of 4+ letters and digits) wherever the same letters and digits appear
+    with only separators, markup, HTML tags or character references between them. Two passes
+    over a string whatever the number of values (a bulk export has thousands)."""
+
+    masks: Sequence[Mask]
+    drop: tuple[str, ...] = ()  # sources with findings: an attachment named in one is dropped
+    _literal: _Alternation = field(init=False)
+    _flexible: _Alternation = field(init=False)
+
+    def __post_init__(self) -> None:
+        ordered = sorted(set(self.masks), key=lambda m: (-len(m.value), m.type, m.value))
+        self._literal = _Alternation([(m.value, m.type) for m in ordered])
+        skeletons: dict[str, str] = {}
+        for m in ordered:
+            key = _skeleton(m.value)
+            if len(key) >= 4:
+                skeletons.setdefault(key, m.type)
+        self._flexible = _Alternation(sorted(skeletons.items(), key=lambda kv: (-len(kv[0]), kv[0])))
+
+    def __bool__(self) -> bool:
+        return bool(self._literal)
+
+    def __call__(self, text: str) -> str:
+        if not text or not self._literal:
+            return text
+        return self._mask_flexible(self._literal.sub(text))
+
+    def _mask_flexible(self, text: str) -> str:
+        starts: list[int] = []  # where each run of letters/digits starts in the skeleton
+        origins: list[int] = []  # ... and in the text
+        pieces: list[str] = []
+        length = 0
+        for m in _TOKENS.finditer(text):
+            run = m.group(1)
+            if run:
+                starts.append(length)
+                origins.append(m.start(1))
+                pieces.append(run)
+                length += len(run)
+        if not pieces:
+            return text
+        spans = []
+        for s, e, entity_type in self._flexible.spans("".join(pieces)):
+            i, j = bisect_right(starts, s) - 1, bisect_right(starts, e - 1) - 1
+            start, end = origins[i] + s - starts[i], origins[j] + e - 1 - starts[j] + 1
+            if (start and _ascii_alnum(text[start - 1]) and _ascii_alnum(text[start])) or (
+                end < len(text) and _ascii_alnum(text[end]) and _ascii_alnum(text[end - 1])
+            ):
+                continue  # inside a longer word or number: not this value
+            spans.append((start, end, entity_type))
+        out, last = [], 0
+        for start, end, entity_type in sorted(spans):
+            if start < last:
+                continue  # overlaps a longer value already masked (values from two alternations)
+            out.append(text[last:start])
+            out.append(redaction(entity_type))
+            last = end
+        out.append(text[last:])
+        return "".join(out)
+
+
+def _ascii_alnum(c: str) -> bool:
+    return c.isascii() and c.isalnum()
 
 
 def redact_text(text: str, findings: Sequence[Finding], types: Collection[str] | None = None) -> str:

@@ -159,3 +159,22 @@ def test_signature_is_noticed() -> None:
     signed = b"DKIM-Signature: v=1; a=rsa-sha256; d=example.com; b=abc\r\nSubject: x\r\n\r\nbody\r\n"
     assert redact.has_signature(signed)
     assert not redact.has_signature(b"Subject: DKIM-Signature: no\r\n\r\nDKIM-Signature: body\r\n")
+
+
+def test_thousands_of_values_mask_in_bounded_time() -> None:
+    """A bulk export: 4000 values over 150 KB took 228 s with one group per value (the RE2
+    wrapper decodes every group of every match); one pass without groups takes about a second."""
+    import random
+    import time
+
+    rng = random.Random(5)
+    cards = [luhn_card(rng=rng) for _ in range(2000)]
+    phones = [f"+1 415 555 {1000 + i}" for i in range(2000)]
+    text = "\n".join(f"customer {i},{c},{p}" for i, (c, p) in enumerate(zip(cards, phones, strict=True)))
+    masker = redact.Masker(
+        [redact.Mask("CREDIT_CARD", c) for c in cards] + [redact.Mask("PHONE", p) for p in phones]
+    )
+    started = time.perf_counter()
+    out = masker(text.replace(" ", "<b></b> ", 1000))
+    assert time.perf_counter() - started < 15
+    assert not any(c in out for c in cards[:50]) and out.count("[CREDIT_CARD redacted]") == 2000
