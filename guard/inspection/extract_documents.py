@@ -183,13 +183,13 @@ def pdf_document(data: bytes, deadline: Callable[[], None], max_pages: int = 200
     reader = PdfReader(io.BytesIO(data), strict=False)
     if reader.is_encrypted:
         try:
-            opened = reader.decrypt("")  # "owner password only" PDFs open for every reader
+            opened = bool(reader.decrypt(""))  # "owner password only" PDFs open for every reader
         except Exception:
-            opened = 0
+            opened = False
         if not opened:
             raise Unscannable("password-protected PDF")
     doc = Document()
-    meta = reader.metadata or {}
+    meta: dict[str, Any] = dict(reader.metadata or {})
     doc.add("metadata", "\n".join(str(v) for v in meta.values() if isinstance(v, str) and v.strip()))
     pages: list[str] = []
     notes: list[str] = []
@@ -222,7 +222,7 @@ def pdf_document(data: bytes, deadline: Callable[[], None], max_pages: int = 200
 def rtf_text(data: bytes) -> str:
     from striprtf.striprtf import rtf_to_text
 
-    return str(rtf_to_text(data.decode("latin-1"), errors="replace"))
+    return str(rtf_to_text(data.decode("latin-1"), errors="replace"))  # type: ignore[no-untyped-call]
 
 
 # -- OLE (legacy Office, Outlook .msg) ----------------------------------------------------------------
