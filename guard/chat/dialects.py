@@ -251,7 +251,7 @@ class Dialect:
     def texts(self, payload: Any) -> list[str]:
         col = _Collector(payload)
         self.primary(col)
-        return col.rest(keys=self.name == "generic")
+        return col.rest(keys=True)  # keys reach the service too (a value used as a key)
 
     def primary(self, col: _Collector) -> None:
         """Take the fields a reader sees first; subclasses list their service's fields."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from bisect import bisect_right
+from bisect import bisect_left
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
@@ -95,14 +95,17 @@ class Inspector:
             out.append((s, e, c))
         variant = ascii_variant(norm)
         if variant is not None:
-            out.extend(self._variant_candidates(variant, out))
+            out = self._with_variant_candidates(variant, out)
             out.sort(key=lambda t: t[0])
         return out
 
-    def _variant_candidates(
+    def _with_variant_candidates(
         self, variant: Any, seen: list[tuple[int, int, Candidate]]
     ) -> list[tuple[int, int, Candidate]]:
-        """Detect in the second reading, only around what it changed, keeping new spans only."""
+        """Detect in the second reading, only around what it changed. A new span is added; one
+        that overlaps first-reading candidates replaces them if it covers them all and is longer
+        (the tail of a disguised card number read as a phone number must not hide the card),
+        and is dropped otherwise."""
         windows: list[list[int]] = []
         for ns, ne in variant.changed_spans():
             lo, hi = max(0, ns - _VARIANT_WINDOW), min(len(variant.text), ne + _VARIANT_WINDOW)
@@ -110,17 +113,23 @@ class Inspector:
                 windows[-1][1] = max(windows[-1][1], hi)
             else:
                 windows.append([lo, hi])
-        taken = sorted((s, e) for s, e, _ in seen)
-        starts = [s for s, _ in taken]
+        taken = sorted(seen, key=lambda t: t[0])
+        starts = [t[0] for t in taken]
+        longest = max((e - s for s, e, _ in taken), default=0)
+        dropped: set[int] = set()
         new: list[tuple[int, int, Candidate]] = []
         for lo, hi in windows:
             for c in self.engine.find(variant.text[lo:hi]):
                 s, e = variant.span_to_original(c.start + lo, c.end + lo)
-                i = bisect_right(starts, s)
-                if (i > 0 and taken[i - 1][1] > s) or (i < len(taken) and taken[i][0] < e):
-                    continue
+                first, last = bisect_left(starts, s - longest), bisect_left(starts, e)
+                hits = [i for i in range(first, last) if taken[i][1] > s and i not in dropped]
+                if hits and not all(s <= taken[i][0] and taken[i][1] <= e for i in hits):
+                    continue  # crosses a first-reading span: that reading wins
+                if any((taken[i][0], taken[i][1]) == (s, e) for i in hits):
+                    continue  # the same span: already found
+                dropped.update(hits)
                 new.append((s, e, c))
-        return new
+        return [t for i, t in enumerate(taken) if i not in dropped] + new
 
     def _finding(self, text: str, s: int, e: int, c: Candidate, segment: int) -> Finding:
         det = c.detector

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from guard.inspection import Inspector
 from guard.inspection.normalise import ascii_variant, normalise
 
 PIECES = st.sampled_from(
@@ -176,3 +177,14 @@ def test_second_reading_of_words_and_markup(text: str, reading: str) -> None:
 def test_short_runs_and_plain_markup_are_not_read_as_numbers(text: str) -> None:
     variant = ascii_variant(normalise(text))
     assert variant is None or not any(c.isdigit() for c in variant.text)
+
+
+def test_second_reading_wins_over_a_fragment_of_the_first(inspector: Inspector) -> None:
+    """A card whose middle group is written as emoji shortcodes: the first reading sees only its
+    last two groups (a phone number); the second reading's card covers that span and replaces it."""
+    card = "4926224393328363"  # Luhn-valid, made for this test (checked below)
+    assert sum(int(d) if i % 2 else (2 * int(d)) % 9 or 9 * (d == "9") for i, d in enumerate(card)) % 10 == 0
+    names = "zero one two three four five six seven eight nine".split()
+    text = f"card {card[:4]} {''.join(f':{names[int(c)]}:' for c in card[4:8])} {card[8:12]} {card[12:]}"
+    found = [(f.type, f.start, f.end) for f in inspector.scan_text(text)]
+    assert found == [("CREDIT_CARD", 5, len(text))]

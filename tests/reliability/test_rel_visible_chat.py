@@ -205,6 +205,21 @@ MARKUP_ROWS = [
     ),
     Row(
         "Slack fields",
+        "slack-metadata-key",
+        "slack",
+        lambda g: {
+            "text": "ok",
+            "metadata": {"event_type": "card_saved", "event_payload": {"-".join(g): True}},
+        },
+    ),
+    Row(
+        "Mattermost",
+        "mattermost-props-key",
+        "mattermost",
+        lambda g: {"text": "ok", "props": {" ".join(g): 1}},
+    ),
+    Row(
+        "Slack fields",
         "slack-attachment-field",
         "slack",
         lambda g: {"attachments": [{"fields": [{"title": "card", "value": " ".join(g)}]}]},
