@@ -18,6 +18,7 @@ import base64
 import email
 import email.policy
 import email.utils
+import html
 import json
 import quopri
 import re
@@ -202,13 +203,19 @@ class Masker:
     def _mask_flexible(self, text: str) -> str:
         starts: list[int] = []  # where each run of letters/digits starts in the skeleton
         origins: list[int] = []  # ... and in the text
+        ends: list[int] = []  # for a character reference (&#52;): where it ends in the text, else -1
         pieces: list[str] = []
         length = 0
         for m in _TOKENS.finditer(text):
-            run = m.group(1)
+            run, end = m.group(1), -1
+            if not run and m.group().startswith("&"):
+                run, end = html.unescape(m.group()), m.end()
+                if len(run) != 1 or not _ALNUM.fullmatch(run):
+                    continue
             if run:
                 starts.append(length)
-                origins.append(m.start(1))
+                origins.append(m.start())
+                ends.append(end)
                 pieces.append(run)
                 length += len(run)
         if not pieces:
@@ -216,7 +223,8 @@ class Masker:
         spans = []
         for s, e, entity_type in self._flexible.spans("".join(pieces)):
             i, j = bisect_right(starts, s) - 1, bisect_right(starts, e - 1) - 1
-            start, end = origins[i] + s - starts[i], origins[j] + e - 1 - starts[j] + 1
+            start = origins[i] + s - starts[i]
+            end = ends[j] if ends[j] >= 0 else origins[j] + e - 1 - starts[j] + 1
             if (start and _ascii_alnum(text[start - 1]) and _ascii_alnum(text[start])) or (
                 end < len(text) and _ascii_alnum(text[end]) and _ascii_alnum(text[end - 1])
             ):

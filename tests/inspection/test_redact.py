@@ -178,3 +178,9 @@ def test_thousands_of_values_mask_in_bounded_time() -> None:
     out = masker(text.replace(" ", "<b></b> ", 1000))
     assert time.perf_counter() - started < 15
     assert not any(c in out for c in cards[:50]) and out.count("[CREDIT_CARD redacted]") == 2000
+
+
+def test_value_written_with_character_references_is_masked() -> None:
+    masker = redact.Masker([redact.Mask("US_SSN", "591-68-1251")])
+    out = masker("<p>SSN: &#53;&#57;&#49;-&#x36;&#56;-1251, ref 5916812519</p>")
+    assert out == "<p>SSN: [US_SSN redacted], ref 5916812519</p>"
