@@ -18,6 +18,7 @@ import binascii
 import json
 import math
 import re
+import string
 import zlib
 from collections import Counter
 from itertools import pairwise
@@ -152,7 +153,7 @@ def is_placeholder(value: str) -> bool:
 
 
 _CAP_WORD = re.compile(r"[A-Z][a-z]{3,}")
-_LOW_PART = re.compile(r"[a-z]{4,}")
+_LOW_PART = re.compile(r"[a-z]{3,}")
 _VOWELS = frozenset("aeiou")
 
 
@@ -164,7 +165,7 @@ def _wordy(value: str) -> bool:
     )
     if covered * 2 >= len(value) and covered >= 12:
         return True
-    parts = [p for p in re.split(r"[_\-.]+", value) if p]
+    parts = [p.rstrip("0123456789").rstrip(string.ascii_uppercase) for p in re.split(r"[_\-.]+", value) if p]
     words = [p for p in parts if _LOW_PART.fullmatch(p) and sum(c in _VOWELS for c in p) * 10 >= len(p) * 3]
     return len(parts) >= 3 and sum(map(len, words)) * 5 >= len(value) * 2
 
@@ -330,8 +331,12 @@ def secret_value(value: str) -> bool:
     """A value after a key/token/secret cue: random-looking, not a hash-like bare hex run shorter
     than 32, not a UUID, a path, an identifier, a version or a placeholder."""
     v = value.strip().strip("\"'`").rstrip(".,;:)")
-    if len(v) < 12 or len(v) > 1024 or is_placeholder(v) or _UUID.match(v):
+    if len(v) < 12 or len(v) > 1024 or is_placeholder(v):
         return False
+    if _UUID.match(v):
+        # a UUID assigned to a token/secret name is a token (Heroku, Snyk, HubSpot keys), unless it
+        # is time-based (version 1): that one is an id, not drawn at random
+        return v[14] != "1"
     if v.startswith("0x"):
         return False
     if _HEX.match(v):
@@ -344,7 +349,7 @@ def key_value(value: str) -> bool:
     """A value after the bare word "key": like `secret_value`, but a hex-only value is refused
     (PGP fingerprints, key ids, hashes and commit ids sit next to "key" in ordinary text)."""
     v = value.strip().strip("\"'`").rstrip(".,;:)")
-    return not _HEX.match(v.replace(" ", "")) and secret_value(v)
+    return not _HEX.match(v.replace(" ", "")) and not _UUID.match(v) and secret_value(v)
 
 
 def _decodes_to_text(value: str) -> bool:
@@ -368,6 +373,11 @@ def lone_token(value: str) -> bool:
         return False
     if v.startswith("eyJ") or ".." in v or re.match(r"[A-Za-z]{2,10}[_-]", v):
         return False  # JWTs and provider-prefixed tokens are judged by their own rules
+    if v.count(".") >= 2:
+        return False  # dotted tokens (JWT, Discord, Doppler) are judged by their own rules
+    alnum = [c for c in v if c.isalnum()]
+    if sum(c in "0123456789abcdefABCDEF" for c in alnum) * 10 >= len(alnum) * 9:
+        return False  # a hex id with a suffix ("...-us2", "...-2"), not a pasted token
     lower, upper, digit, _ = _classes(v)
     if not (digit and (lower or upper)):
         return False
@@ -444,7 +454,7 @@ def cued_token(value: str) -> bool:
     if is_placeholder(v) or _identifier_like(v):
         return False
     if _UUID.match(v):
-        return v[14] == "4"
+        return True
     lower, upper, digit, _ = _classes(v)
     if not digit and not (lower and upper):
         return False
