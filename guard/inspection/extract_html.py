@@ -83,6 +83,9 @@ def read_html(markup: str) -> HtmlReading:
     """Everything visible or reachable in an HTML document. Raises Unscannable when libxml2
     cannot read all of it (nesting beyond its depth limit)."""
     prepared = _END_HTML.sub("", markup).replace("\x00", "\ufffd")
+    # Character references stay as written ("&#52;", "&nbsp;"): the normaliser decodes them with
+    # an exact offset map, so findings and redaction point at the characters in the source.
+    prepared = prepared.replace("&", "&amp;")
     if not prepared.strip():
         return HtmlReading("", "")
     # UTF-8 bytes, not a str: lxml then parses without holding the GIL (the event loop keeps
