@@ -112,6 +112,10 @@ class CompiledDetector:
             # "1234-567-89-0123": a separator followed by more digits means we are inside a longer number.
             if before in "-./" and start > 1 and text[start - 2].isdigit():
                 return False
+            # "fuzzer-5667125715927040", "testcase-detail/5229304507138048": the tail of an
+            # identifier or a URL path, not a number standing alone.
+            if before in "-/_" and start > 1 and text[start - 2].isalpha():
+                return False
             if after in "-/" and end + 1 < len(text) and text[end + 1].isdigit():
                 return False
         return True

@@ -162,6 +162,9 @@ NEGATIVES = [
     ("US_BANK_ACCOUNT", "to account for\n\tmaxback being unsigned (should fix SF bug #1559495)."),
     ("US_BANK_ACCOUNT", "\t+ remove an entry (report by Brad Town,\n\t  cf: 20200531).\n"),
     ("CREDIT_CARD", "numbers 1234, 5678, 9012, 3456, 7890"),
+    ("CREDIT_CARD", "see https://oss-fuzz.com/testcase-detail/5229304507138048 (src/hb.cc)"),  # URL path
+    ("CREDIT_CARD", "testcase-minimized-hb-subset-fuzzer-5229304507138048 | Bin 0"),  # identifier tail
+    ("CREDIT_CARD", "boundary=_1101526904-1956-5"),  # a MIME boundary, not an airline card
     ("US_SSN", "Sozialversicherungsnummer 12 150780 J 123"),  # German, not a US SSN
     ("US_BANK_ACCOUNT", "Account Services\n(455) 286-3874"),  # a phone under a department name
     ("PASSPORT", "order K59069422 shipped"),  # no passport cue
