@@ -106,6 +106,9 @@ class CompiledDetector:
         after = text[end] if end < len(text) else " "
         if kind == "word":
             return not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_")
+        if kind == "ascii":
+            # Latin letters and digits only: "여권번호는 M789C1234입니다" glues the value to Hangul.
+            return not (before.isascii() and before.isalnum()) and not (after.isascii() and after.isalnum())
         if before.isalnum() or after.isalnum():
             return False
         if kind == "numeric":

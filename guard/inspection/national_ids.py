@@ -223,3 +223,23 @@ NATIONAL_ID_TYPES: dict[str, str] = {
     "US_ITIN": "nid_us_itin",
     "CH_AHV": "nid_ch_ahv",
 }
+
+
+# -- passports ------------------------------------------------------------------------------------
+_DE_PASSPORT = re.compile(r"[CFGHJKLMNPRTVWXYZ][CFGHJKLMNPRTVWXYZ0-9]{8}\d?")
+_KR_PASSPORT = re.compile(r"[MRSOD]\d{3}[A-Z]\d{4}")
+
+
+@validator("passport_structure")
+def passport_structure(value: str) -> bool:
+    """A passport number in a structure nothing else shares, trusted without a cue: a German
+    number (9 characters of the Bundesdruckerei alphabet CFGHJKLMNPRTVWXYZ0-9, optional check digit)
+    with letters among its digits, or a Korean number of the 2021 series (M123A4567)."""
+    v = value.upper()
+    if _KR_PASSPORT.fullmatch(v):
+        return _not_placeholder(v[1:4] + v[5:])
+    if not _DE_PASSPORT.fullmatch(v):
+        return False
+    body = v[1:9]
+    letters = sum(c.isalpha() for c in body)
+    return 1 <= letters <= 4 and sum(c.isdigit() for c in body) >= 4 and _not_placeholder(v)

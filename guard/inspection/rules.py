@@ -89,7 +89,9 @@ class Detector(_Model):
     negative_context: NegativeContext = Field(default_factory=NegativeContext)
     require_context: bool = False
     threshold: float = 0.5
-    boundary: Literal["none", "alnum", "word", "numeric"] = "alnum"
+    # not glued to: alnum = letters/digits; word = also "_"; numeric = also a separator and more digits;
+    # ascii = Latin letters/digits only (CJK and Hangul text runs straight into values)
+    boundary: Literal["none", "alnum", "word", "numeric", "ascii"] = "alnum"
     case_insensitive: bool = False
     severity: Severity | None = None  # of a held item with this finding (None: the policy's per-type level)
     mask: str | None = None  # preview style from guard.inspection.mask.MASKS (None: the type's style)
