@@ -58,6 +58,7 @@ POSITIVES = [
     ("US_BANK_ACCOUNT", "rekeningnummer: 987654321", "987654321"),
     ("US_SSN", "número de Seguro Social 591 68 1251", "591 68 1251"),
     ("ABA_ROUTING", "numéro de routage ABA 021000021", "021000021"),
+    ("ABA_ROUTING", "0210-0002-1", "0210-0002-1"),  # the ABA's XXXX-YYYY-C layout
     ("IBAN", "IBAN NO 93 8601 1117 947", "NO 93 8601 1117 947"),
     # SSNs in every human form; a number after a person's name is that person's
     ("US_SSN", "John Smith 591-68-1251", "591-68-1251"),
