@@ -242,4 +242,10 @@ def passport_structure(value: str) -> bool:
         return False
     body = v[1:9]
     letters = sum(c.isalpha() for c in body)
-    return 1 <= letters <= 4 and sum(c.isdigit() for c in body) >= 4 and _not_placeholder(v)
+    # Chip and part names ("LPC47N217") open with a run of letters; passport numbers do not.
+    return (
+        1 <= letters <= 3
+        and sum(c.isdigit() for c in body) >= 5
+        and not v[:3].isalpha()
+        and _not_placeholder(v)
+    )
