@@ -383,7 +383,7 @@ def lone_token(value: str) -> bool:
         return False
     if not (lower and upper) and len(v) < 24:
         return False
-    if "+" in v or "/" in v or v.endswith("="):
+    if len(v) in (60, 64, 72, 76) or "+" in v or "/" in v or v.endswith("="):
         return False  # a line of a base64 block (MIME part, PEM, PGP armour), not a pasted token
     if _decodes_to_text(v):
         return False  # base64 of words ("VGhpcyBpcyBh..."): encoded text, not a key
