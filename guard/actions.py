@@ -274,6 +274,16 @@ class Actions:
         self.webhook = webhook
         self._record = record
         self.timeout_s = inspect_timeout_s(settings)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """A metric's labelled child, resolved once: `labels()` takes a lock and builds a key on
+        every call, which shows on the chat proxy's hot path."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     @property
     def inspector(self) -> Inspector:
@@ -294,13 +304,13 @@ class Actions:
             else:
                 verdict = self.inspector.inspect(message)
         except Exception as exc:
-            self.metrics.inspection_errors.labels(channel).inc()
+            self._child(self.metrics.inspection_errors, channel).inc()
             self.log.warning(
                 f"{channel} inspection failed; failing closed",
                 extra={"event": f"{channel}_inspection_failed", "error": type(exc).__name__},
             )
             raise InspectionError("inspection failed") from exc
-        self.metrics.inspection_seconds.labels(channel).observe(time.perf_counter() - started)
+        self._child(self.metrics.inspection_seconds, channel).observe(time.perf_counter() - started)
         return verdict
 
     async def _off_loop(self, message: OutboundMessage, fn: Callable[[], Any]) -> Any:
@@ -360,16 +370,16 @@ class Actions:
 
     # -- upstream bookkeeping (same metrics for every channel) -----------------------------------
     def _upstream_ok(self, channel: str, klass: str, up: bool, seconds: float) -> None:
-        self.metrics.upstream_seconds.labels(channel).observe(seconds)
-        self.metrics.upstream_replies.labels(channel, klass).inc()
-        self.metrics.upstream_up.labels(channel).set(1 if up else 0)
+        self._child(self.metrics.upstream_seconds, channel).observe(seconds)
+        self._child(self.metrics.upstream_replies, channel, klass).inc()
+        self._child(self.metrics.upstream_up, channel).set(1 if up else 0)
 
     def _upstream_failed(self, channel: str, exc: DeliveryError, seconds: float | None) -> None:
         if seconds is not None:
-            self.metrics.upstream_seconds.labels(channel).observe(seconds)
+            self._child(self.metrics.upstream_seconds, channel).observe(seconds)
         klass = "error" if exc.code is None else ("5xx" if isinstance(exc, PermanentDeliveryError) else "4xx")
-        self.metrics.upstream_replies.labels(channel, klass).inc()
-        self.metrics.upstream_up.labels(channel).set(0 if exc.code is None else 1)
+        self._child(self.metrics.upstream_replies, channel, klass).inc()
+        self._child(self.metrics.upstream_up, channel).set(0 if exc.code is None else 1)
 
     # -- SMTP ---------------------------------------------------------------------------------------
     async def _mail(self, verdict: Verdict, message: OutboundMessage, o: MailOrigin) -> Outcome:
@@ -598,8 +608,8 @@ class Actions:
         try:
             reply = await self.webhook.post(url, body, o.headers)
         except DeliveryError as exc:
-            self.metrics.upstream_replies.labels("chat", "error").inc()
-            self.metrics.upstream_up.labels("chat").set(0)
+            self._child(self.metrics.upstream_replies, "chat", "error").inc()
+            self._child(self.metrics.upstream_up, "chat").set(0)
             return Outcome(o.route.name, verdict, error=exc)
         self._upstream_ok("chat", reply.status_class, reply.status < 500, time.perf_counter() - started)
         return Outcome(o.route.name, verdict, (sent,), upstream=reply)
@@ -663,7 +673,7 @@ class Actions:
                 message, lambda: redacted_version(self.inspector, o.draft, verdict)
             )
         except Exception as exc:
-            self.metrics.inspection_errors.labels("api").inc()
+            self._child(self.metrics.inspection_errors, "api").inc()
             self.log.error(
                 "check failed closed", extra={"event": "api_check_failed", "error": type(exc).__name__}
             )
@@ -702,7 +712,7 @@ class Actions:
         if error is not None and not isinstance(error, DeliveryError):
             text = f"{type(error).__name__} during delivery"
         await self.store.finish_release(item_id, o.actor, ok=error is None, error=text)
-        self.metrics.review_actions.labels("release" if error is None else "release_failed").inc()
+        self._child(self.metrics.review_actions, "release" if error is None else "release_failed").inc()
         extra = {"event": "quarantine_release", "id": item_id, "channel": item.summary.channel}
         if error is not None:
             extra["error"] = text
