@@ -409,7 +409,7 @@ CUES: dict[str, list[tuple[str, str]]] = {
     "FI_PERSONAL_ID": [("fi", "henkilötunnus"), ("fi", "hetu"), ("en", "personal identity code")],
     "NO_FODSELSNUMMER": [("no", "fødselsnummer"), ("no", "fnr"), ("en", "national identity number")],
     "DK_CPR": [("da", "CPR-nummer"), ("da", "CPR nr."), ("en", "CPR")],
-    "IN_AADHAAR": [("en", "Aadhaar"), ("en", "Aadhaar number"), ("hi", "आधार संख्या"), ("en", "UID")],
+    "IN_AADHAAR": [("en", "Aadhaar"), ("en", "Aadhaar number"), ("hi", "आधार संख्या"), ("en", "UID number")],
     "IN_PAN": [("en", "PAN"), ("en", "PAN card"), ("en", "permanent account number")],
     "AU_TFN": [("en", "TFN"), ("en", "tax file number"), ("de", "TFN")],
     "AU_MEDICARE": [("en", "Medicare number"), ("en", "Medicare card"), ("en", "medicare no")],
@@ -419,7 +419,7 @@ CUES: dict[str, list[tuple[str, str]]] = {
     "KR_RRN": [("ko", "주민등록번호"), ("ko", "주민번호"), ("en", "resident registration number")],
     "ZA_ID": [("en", "SA ID number"), ("af", "ID-nommer"), ("en", "South African ID")],
     "TR_TCKN": [("tr", "TC Kimlik No"), ("tr", "T.C. kimlik numarası"), ("en", "Turkish ID")],
-    "CL_RUT": [("es", "RUT"), ("es", "RUN"), ("es", "cédula de identidad")],
+    "CL_RUT": [("es", "RUT"), ("es", "cédula de identidad")],
     "US_ITIN": [("en", "ITIN"), ("en", "taxpayer identification number")],
     "CH_AHV": [("de", "AHV-Nummer"), ("fr", "numéro AVS"), ("it", "numero AVS")],
 }
