@@ -56,10 +56,27 @@ def wide_encoding(data: bytes) -> str | None:
 
 
 def decode_text(payload: bytes, charset: str | None = None) -> str:
-    """The text a reader sees in these bytes (never raises)."""
-    wide = bom_encoding(payload) or wide_encoding(payload)
+    """The text a reader sees in these bytes (never raises).
+
+    A UTF-16/32 byte-order mark alone is weak evidence: two bytes a sender can put in front of
+    8-bit text. When the bytes after it do not show the wide NUL pattern, both readings are
+    returned, one per line, so a number is never hidden by a stray mark (fail closed).
+    """
+    marked = bom_encoding(payload)
+    if marked and marked != "utf-8-sig":
+        wide_reading = payload.decode(marked, "replace")
+        bom_len = 4 if marked == "utf-32" else 2
+        if wide_encoding(payload[bom_len:]):
+            return wide_reading
+        return wide_reading + "\n" + _eight_bit(payload[bom_len:], charset)
+    wide = marked or wide_encoding(payload)
     if wide:
         return payload.decode(wide, "replace")
+    return _eight_bit(payload, charset)
+
+
+def _eight_bit(payload: bytes, charset: str | None) -> str:
+    """The declared charset, else UTF-8, else Latin-1 (every byte decodes; ASCII stays exact)."""
     for cs in (charset, "utf-8"):
         if not cs:
             continue

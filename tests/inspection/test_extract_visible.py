@@ -231,3 +231,16 @@ def test_a_parser_exception_becomes_unscannable_with_a_reason(inspector: Inspect
     reasons = [f.preview for f in v.findings if f.type == "UNSCANNABLE"]
     assert len(reasons) == 4, reasons
     assert v.action is Action.QUARANTINE
+
+
+@pytest.mark.parametrize("bom", [b"\xff\xfe", b"\xfe\xff", b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"])
+def test_a_stray_byte_order_mark_does_not_hide_8bit_text(bom: bytes) -> None:
+    card = luhn_card(11)
+    text = decode_text(bom + f" card {card}\r\n".encode(), "klingon")
+    assert card in text  # the 8-bit reading is kept beside the (garbage) wide one
+
+
+def test_real_utf16_with_a_mark_is_read_once() -> None:
+    card = luhn_card(11)
+    text = decode_text(f"\ufeffcard {card}\r\n".encode("utf-16-le"), None)
+    assert text == f"\ufeffcard {card}\r\n" or text == f"card {card}\r\n"
