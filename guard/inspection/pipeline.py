@@ -42,6 +42,7 @@ def _compact(entity_type: str, value: str) -> str:
     return _NON_ALNUM.sub("", value).upper()
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _JOIN_WINDOW = 120  # characters read across the joint of two neighbouring parts
 _VARIANT_WINDOW = 300  # characters of context kept around a spelled-out or look-alike number
 _WARM_UP = (
@@ -88,6 +89,10 @@ class Inspector:
 
     # -- detection -------------------------------------------------------------------------------
     def _candidates(self, text: str) -> list[tuple[int, int, Candidate]]:
+        if _LONE_SURROGATE.search(text):
+            # Undecodable bytes kept as lone surrogates (surrogateescape) cannot be handed to RE2,
+            # which matches UTF-8; one replacement character each keeps every offset.
+            text = _LONE_SURROGATE.sub("\ufffd", text)
         norm = normalise(text)
         out = []
         for c in self.engine.find(norm.text):

@@ -65,3 +65,17 @@ def test_backtracking_bait_is_linear(inspector: Inspector) -> None:
         started = time.perf_counter()
         inspector.inspect(OutboundMessage(channel=Channel.API, text=bait))
         assert time.perf_counter() - started < 15, bait[:20]
+
+
+def test_undecodable_bytes_kept_as_surrogates_are_inspected_not_an_error(inspector: Inspector) -> None:
+    # compat32 keeps 8-bit header bytes as lone surrogates; RE2 cannot encode them (found by
+    # test_random_mime: a name cue followed by "\udc80" raised UnicodeEncodeError).
+    digits = "4929" + "3" * 11
+    check = (
+        10
+        - sum(int(d) if i % 2 else sum(divmod(int(d) * 2, 10)) for i, d in enumerate(reversed(digits))) % 10
+    ) % 10
+    text = f"Mr. \udc80 Mr. Smith \udc81 card {digits}{check}"
+    findings = inspector.scan_text(text)
+    assert "CREDIT_CARD" in {f.type for f in findings}
+    assert all(f.end <= len(text) for f in findings)
