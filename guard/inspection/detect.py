@@ -48,11 +48,12 @@ def confidence_for(score: float) -> str:
     return "medium" if score >= MEDIUM_SCORE else "low"
 
 
-def _words_regex(words: list[str]) -> re.Pattern[str] | None:
+def _words_regex(words: list[str], *, end_bound: bool = True) -> re.Pattern[str] | None:
     if not words:
         return None
     alternatives = sorted({re.escape(w.lower()) for w in words}, key=len, reverse=True)
-    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(alternatives) + r")(?![a-z])")
+    tail = r"(?![a-z])" if end_bound else ""
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(alternatives) + ")" + tail)
 
 
 _UNANCHORED = re2._Anchor.UNANCHORED
@@ -91,6 +92,9 @@ class CompiledDetector:
         self.checksum = det.validator in CHECKSUMS
         self.refiner = REFINERS[det.refiner]
         self.context = _words_regex(det.context.words)
+        # The cue regex without its end bound: a search of part of the text stops at the part's
+        # end, where the end bound always holds, so this over the whole text is never stricter.
+        self._cue_anywhere = _words_regex(det.context.words, end_bound=False)
         self.negative = _words_regex(det.negative_context.words)
         self.strong_negative = _words_regex(det.negative_context.strong_words)
         self.custom = custom
@@ -132,6 +136,15 @@ class CompiledDetector:
         if self.det.require_context and self._cue_words:
             return not self._cue_set.isdisjoint(present[1])  # substring test: looser than the cue regex
         return True
+
+    def cue_possible(self, low: str, tables: TableContext) -> bool:
+        """False when a detector that needs a cue cannot find one anywhere: the literal pre-check
+        is a substring test ("sin" in "business", "pan" in "company"), this one is word-bounded at
+        the start like the cue regex. A table's column headers are looked up separately, so a text
+        with a table always passes."""
+        if not self.det.require_context or self._cue_anywhere is None or tables.has_table:
+            return True
+        return self._cue_anywhere.search(low) is not None
 
     def candidates(
         self,
@@ -534,7 +547,7 @@ class DetectionEngine:
             cd = self.detectors[di]
             if cd.custom is not None:
                 found.extend(cd.custom(cd, text, low, tables))
-            elif not cd.might_match(present):
+            elif not cd.might_match(present) or not cd.cue_possible(low, tables):
                 continue
             elif wanted is None:
                 found.extend(cd.candidates(text, btext, low, tables, present))
