@@ -262,3 +262,27 @@ def test_confidence(inspector: Inspector, entity: str, text: str, level: str) ->
     assert found[0].confidence == level, found[0].explanation
     assert f"confidence {level}" in " ".join(found[0].explanation)
     assert found[0].as_dict()["confidence"] == level
+
+
+def _aba(body: str) -> str:
+    """A routing number with its 3-7-1 check digit computed here (body: 8 digits)."""
+    d = [int(c) for c in body]
+    total = 3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5])
+    return body + str(-total % 10)
+
+
+def test_cue_gate_is_word_bounded_but_never_stricter(inspector: Inspector) -> None:
+    """A detector that needs a cue is skipped when its cue word only occurs inside another word
+    ("rerouting"), run when it starts a word, and always run where a table header may hold it."""
+    from guard.inspection.tables import TableContext
+
+    cd = next(c for c in inspector.engine.detectors if c.det.id == "ABA_ROUTING_NUMBER")
+    number = _aba("02100002")
+    glued = f"rerouting {number} today"
+    assert not cd.cue_possible(glued.lower(), TableContext(glued))
+    assert not [f for f in inspector.scan_text(glued) if f.type == "ABA_ROUTING"]
+    cued = f"routing {number} today"
+    assert cd.cue_possible(cued.lower(), TableContext(cued))
+    assert [f for f in inspector.scan_text(cued) if f.type == "ABA_ROUTING"]
+    table = f"name\tRouting\nJo\t{number}\n"
+    assert cd.cue_possible(table.lower(), TableContext(table))
