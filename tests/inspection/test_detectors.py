@@ -286,3 +286,14 @@ def test_cue_gate_is_word_bounded_but_never_stricter(inspector: Inspector) -> No
     assert [f for f in inspector.scan_text(cued) if f.type == "ABA_ROUTING"]
     table = f"name\tRouting\nJo\t{number}\n"
     assert cd.cue_possible(table.lower(), TableContext(table))
+
+
+def test_a_grouped_card_at_the_end_of_a_url_path_is_still_a_card(inspector: Inspector) -> None:
+    # The identifier-tail rule ("fuzzer-5229…") is for unbroken digit runs; a person wrote these
+    # groups, and a chat route forwards its path tail to the service (test_rel_visible_chat).
+    digits = "4539" + "7" * 11
+    total = sum(int(d) if i % 2 else sum(divmod(int(d) * 2, 10)) for i, d in enumerate(reversed(digits)))
+    card = digits + str((10 - total % 10) % 10)
+    grouped = " ".join(card[i : i + 4] for i in range(0, 16, 4))
+    found = inspector.scan_text(f"/hooks/x/{grouped}")
+    assert [f.type for f in found] == ["CREDIT_CARD"]
