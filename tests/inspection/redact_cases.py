@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
 
+from guard.testing import luhn_complete
+
 _RNG = random.Random(1107)
 SENDER = "alice@example.com"
 EXTERNAL = "bob@customer.net"
@@ -25,13 +27,7 @@ EXTERNAL = "bob@customer.net"
 def luhn_card(prefix: str = "4", length: int = 16, rng: random.Random = _RNG) -> str:
     """A Visa-like number with a valid check digit, written in groups of four."""
     digits = prefix + "".join(rng.choice(string.digits) for _ in range(length - len(prefix) - 1))
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 0:
-            d = d * 2 - 9 if d * 2 > 9 else d * 2
-        total += d
-    full = digits + str((10 - total % 10) % 10)
+    full = luhn_complete(digits)
     return " ".join(full[i : i + 4] for i in range(0, len(full), 4))
 
 

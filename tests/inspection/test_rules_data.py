@@ -15,6 +15,7 @@ from guard.inspection.registry import ENGINES, REFINERS, VALIDATORS, load_builti
 from guard.inspection.rules import load_detectors, shipped_rules_dir
 from guard.inspection.severity import severity, severity_levels
 from guard.model import Action, Audience, Channel, OutboundMessage
+from guard.testing import luhn_complete
 
 SHIPPED_POLICY = shipped_rules_dir() / "policy.yaml"
 
@@ -22,13 +23,7 @@ SHIPPED_POLICY = shipped_rules_dir() / "policy.yaml"
 def _luhn_card(prefix: str = "4") -> str:
     """A 16-digit number with a valid Luhn check digit, made here (not copied from anywhere)."""
     body = prefix + "5" * (15 - len(prefix))
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return body + str((10 - total % 10) % 10)
+    return luhn_complete(body)
 
 
 def _write(path: Path, body: str) -> Path:

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from guard.testing import luhn_complete
 from guard.testing_webhook import FakeWebhook
 from tests.reliability.conftest import Guard, GuardFactory
 
@@ -35,13 +36,7 @@ UPSTREAM_PATHS = {
 def luhn_card(rng: random.Random, prefix: str = "4", length: int = 16) -> str:
     """A Luhn-valid card number made here (never a real or copied one)."""
     body = prefix + "".join(str(rng.randrange(10)) for _ in range(length - len(prefix) - 1))
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return body + str((10 - total % 10) % 10)
+    return luhn_complete(body)
 
 
 def _card_without_zero() -> str:
