@@ -22,13 +22,9 @@ _SAMPLE = 4096
 
 
 def bom_encoding(data: bytes) -> str | None:
-    """The encoding a byte-order mark names. A UTF-16/32 mark counts only when NUL bytes follow:
-    digits and ASCII letters written wide carry them, so `\xff\xfe card 4111…` in an 8-bit
-    body is read as bytes (read as UTF-16 it became CJK and the card went out unseen)."""
+    """The encoding a byte-order mark names (a weak claim: `decode_text` checks it)."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            if encoding != "utf-8-sig" and b"\x00" not in data[len(bom) : len(bom) + _SAMPLE]:
-                return None
             return encoding
     return None
 

@@ -244,3 +244,9 @@ def test_real_utf16_with_a_mark_is_read_once() -> None:
     card = luhn_card(11)
     text = decode_text(f"\ufeffcard {card}\r\n".encode("utf-16-le"), None)
     assert text == f"\ufeffcard {card}\r\n" or text == f"card {card}\r\n"
+
+
+def test_a_mark_with_a_stray_nul_does_not_hide_8bit_text() -> None:
+    card = luhn_card(12)
+    text = decode_text(b"\xff\xfe\x00 card " + card.encode() + b"\r\n", None)
+    assert card in text
