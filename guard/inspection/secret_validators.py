@@ -496,3 +496,83 @@ def aws_key_id_real(value: str) -> bool:
 def uuid4_token(value: str) -> bool:
     """A UUID used as a secret is drawn at random: version 4 (a time-based v1 is an id)."""
     return bool(_UUID.match(value)) and value[14] == "4" and not is_placeholder(value)
+
+
+# --- provider pack validators (rules/credentials-providers.yaml) -------------------------------------
+
+
+def _halves_repeat(value: str) -> bool:
+    """The value is one block written twice or more ("checking_64--checking_64--"): typed, not drawn."""
+    n = len(value)
+    return any(n % k == 0 and value == value[: n // k] * k for k in (2, 3, 4) if n // k >= 4)
+
+
+def obvious_placeholder(value: str) -> bool:
+    """What no generated token looks like: a template slot or an environment reference, a word that
+    marks an example (EXAMPLE, xxxx, your-, fake), one character run long, a short unit repeated,
+    an alphabet or digit sequence, or too little variety. Unlike `is_placeholder` it does not call
+    a body made of words a placeholder: for a token with a provider's own prefix at the provider's
+    documented length, a readable body is a test token someone may still leak."""
+    v = value.strip().strip("\"'`")
+    low = v.lower()
+    if not v or low in _PLACEHOLDER_EXACT or _TEMPLATE.match(v) or _ENV_CALL.search(v):
+        return True
+    if any(w in low for w in _PLACEHOLDER_WORDS):
+        return True
+    words = [w.lower() for w in _CASE_WORD.findall(v)]
+    if any(w.startswith(_PLACEHOLDER_SHORT) and (len(w) < 9 or w[:4] in ("your", "fake")) for w in words):
+        return True
+    if v.startswith("<") or v.endswith((">", "..", "]")) or "..." in v:
+        return True
+    if len(v) < 8:
+        return False
+    if _longest_run(v) >= max(5, len(v) // 4) or _repeats(v) or _halves_repeat(v) or _has_sequence(v):
+        return True
+    body = re.split(r"[-_.]", v, maxsplit=1)[-1]  # after a provider prefix such as "gloas-"
+    if len(body) >= 8 and (_repeats(body) or _halves_repeat(body)):
+        return True
+    tail = v[len(v) * 2 // 5 :]
+    if len(tail) >= 8 and (_repeats(tail) or _longest_run(tail) >= max(5, len(tail) // 3)):
+        return True
+    return len(set(v)) < min(8, max(4, len(v) // 4))
+
+
+@validator("provider_token")
+def provider_token(value: str) -> bool:
+    """A token matched by its provider's prefix at the documented length: anything but an obvious
+    placeholder (the prefix and exact length already make the match a token of that provider)."""
+    return not obvious_placeholder(value)
+
+
+_BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_BECH32_GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+
+
+def bech32_polymod(values: list[int]) -> int:
+    """BIP-173's checksum function over the expanded human-readable part and the data."""
+    chk = 1
+    for v in values:
+        top = chk >> 25
+        chk = (chk & 0x1FFFFFF) << 5 ^ v
+        for i, gen in enumerate(_BECH32_GEN):
+            if (top >> i) & 1:
+                chk ^= gen
+    return chk
+
+
+def bech32_hrp_expand(hrp: str) -> list[int]:
+    return [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+
+
+@validator("bech32_checksum")
+def bech32_checksum(value: str) -> bool:
+    """A Bech32 string (BIP-173) whose 6-character checksum holds, e.g. an age secret key
+    (AGE-SECRET-KEY-1...); Bech32m (constant 0x2BC830A3) is accepted too. Written in one case."""
+    if value != value.upper() and value != value.lower():
+        return False
+    v = value.lower()
+    hrp, sep, data = v.rpartition("1")
+    if not sep or not hrp or len(data) < 7 or any(c not in _BECH32_CHARSET for c in data):
+        return False
+    values = bech32_hrp_expand(hrp) + [_BECH32_CHARSET.index(c) for c in data]
+    return bech32_polymod(values) in (1, 0x2BC830A3) and not obvious_placeholder(data[:-6])
