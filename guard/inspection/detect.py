@@ -16,6 +16,7 @@ from typing import Any
 
 import re2
 
+from guard.inspection.lone import LONE_LINE, lone_span
 from guard.inspection.person import name_ends_at
 from guard.inspection.registry import CHECKSUMS, ENGINES, REFINERS, REGEX_ENGINE, VALIDATORS, load_builtins
 from guard.inspection.rules import Detector, re2_options
@@ -98,6 +99,10 @@ class CompiledDetector:
         self.negative = _words_regex(det.negative_context.words)
         self.strong_negative = _words_regex(det.negative_context.strong_words)
         self.custom = custom
+        # Patterns whose values are reported without a cue when alone on their line (rules.Lone).
+        self.lone: frozenset[str] | None = None
+        if det.lone is not None:
+            self.lone = frozenset(det.lone.patterns or [p.name for p in det.patterns])
 
     def _boundary_ok(self, text: str, start: int, end: int | None) -> bool:
         """No letter or digit glued to either side (`end=None`: check the start only)."""
@@ -128,13 +133,14 @@ class CompiledDetector:
                 return False
         return True
 
-    def might_match(self, present: tuple[set[str], set[str]]) -> bool:
+    def might_match(self, present: tuple[set[str], set[str]], lone: bool = False) -> bool:
         """A cheap test that rules the detector out for most texts: `present` holds the literals
-        (case-sensitive, lower-cased) that occur in the text, from one RE2 set pass each."""
+        (case-sensitive, lower-cased) that occur in the text, from one RE2 set pass each; `lone`:
+        the text may hold a lone value, which needs no cue."""
         found = present[1] if self.det.case_insensitive else present[0]
         if self._literal_set is not None and self._literal_set.isdisjoint(found):
             return False
-        if self.det.require_context and self._cue_words:
+        if self.det.require_context and self._cue_words and not lone:
             return not self._cue_set.isdisjoint(present[1])  # substring test: looser than the cue regex
         return True
 
@@ -196,6 +202,9 @@ class CompiledDetector:
                     self.context is not None
                     and det.require_context
                     and not self._cue_near(low, s, e, tables, text)
+                    and not (
+                        self.lone is not None and pattern.name in self.lone and lone_span(text, s, e, tables)
+                    )
                 ):
                     continue
                 last_end = None
@@ -210,10 +219,20 @@ class CompiledDetector:
                         if det.validated_score is not None:
                             base = max(base, det.validated_score)
                         why.append(f"validator {det.validator}: pass -> {base:.2f}")
-                    scored = self.score_context(text, low, cs, ce, base, why, tables)
+                    lone = (
+                        self.lone is not None
+                        and pattern.name in self.lone
+                        and lone_span(text, cs, ce, tables)
+                    )
+                    scored = self.score_context(text, low, cs, ce, base, why, tables, lone)
                     if scored is None:
                         continue
-                    if scored[2] is None and det.type == "CREDIT_CARD" and card_brand(value) == "uatp":
+                    if (
+                        scored[2] is None
+                        and not scored[3]
+                        and det.type == "CREDIT_CARD"
+                        and card_brand(value) == "uatp"
+                    ):
                         continue  # airline (UATP) numbers start with 1 like timestamps: only next to a cue
                     last_end = ce
                     yield Candidate(det, cs, ce, value, scored[0], why, scored[1])
@@ -247,9 +266,11 @@ class CompiledDetector:
         base: float,
         why: list[str],
         tables: TableContext,
-    ) -> tuple[float, str, int | None] | None:
-        """The score, confidence and cue distance (None: no cue) of one candidate, or None when
-        it is not worth reporting."""
+        lone: bool = False,
+    ) -> tuple[float, str, int | None, bool] | None:
+        """The score, confidence, cue distance (None: no cue) and whether the lone-value rule
+        carried it, of one candidate, or None when it is not worth reporting. `lone`: the value is
+        alone on its line or in its cell."""
         det = self.det
         score = base
         cue_distance: int | None = None
@@ -280,7 +301,7 @@ class CompiledDetector:
                 gain = ctx.boost * (1.0 - 0.5 * min(cue_distance, span) / span)
                 score = min(1.0, score + gain)
                 why.append(f"context boost +{gain:.2f} -> {score:.2f}")
-        if det.require_context and cue_distance is None:
+        if det.require_context and cue_distance is None and not lone:
             return None
         neg = det.negative_context
         lo = max(line_start if neg.same_line else 0, start - neg.before)
@@ -307,24 +328,34 @@ class CompiledDetector:
             if label is not None and not name_ends_at(text, start):
                 penalised = label_only = True
                 why.append(f"labelled as something else: {label!r}")
+        # Alone, no cue, and nothing labels it: the lone-value rule carries it (rules.Lone).
+        lone = lone and cue_distance is None and det.lone is not None and not penalised
+        if det.require_context and cue_distance is None and not lone:
+            return None  # a label (on the line before) says what it is: not a lone value after all
         if penalised:
             score -= neg.penalty
             why.append(f"negative context -{neg.penalty:.2f} -> {score:.2f}")
+        # The lone-value rule decides the confidence where nothing else would report the value.
+        lone_level = lone and (det.require_context or (score < det.threshold and not self.checksum))
         if score < det.threshold:
             # Kept at low confidence: a checksum-valid value whatever its context, and a value whose
             # structure alone made the threshold when an unrelated word labels it ("see", "Room").
-            if not (self.checksum or (label_only and base >= det.threshold)):
+            if not (self.checksum or lone or (label_only and base >= det.threshold)):
                 return None
             # Checksum-valid, but labelled as something else: kept, at low confidence.
             score = max(score, 0.0)
         if penalised:
             level, reason = "low", "counter-evidence labels this value"
+        elif lone_level:
+            assert det.lone is not None
+            level = det.lone.confidence or confidence_for(score)
+            reason = ("checksum valid" if self.checksum else "structure") + ", alone on its line, no cue"
         else:
             level = confidence_for(score)
             reason = "checksum valid" if self.checksum else "pattern"
             reason += ", cue near" if cue_distance is not None else ", no cue"
         why.append(f"confidence {level}: {reason}")
-        return score, level, cue_distance
+        return score, level, cue_distance, lone
 
 
 _LIST_SEPARATOR = re.compile(r"[,|+:;\t]|  ")
@@ -457,6 +488,7 @@ class DetectionEngine:
         """Which detectors a present literal (or cue word) can wake: with hundreds of provider
         rules, only those whose literals occur in a text are looked at, in their pack order."""
         self._always: list[int] = []
+        self._lone = frozenset(di for di, cd in enumerate(self.detectors) if cd.lone is not None)
         self._gates: tuple[dict[str, list[int]], dict[str, list[int]]] = ({}, {})
         for di, cd in enumerate(self.detectors):
             if cd.custom is None and cd._literal_set is not None:
@@ -544,11 +576,16 @@ class DetectionEngine:
         wanted = self._matching_patterns(btext)
         present = self._present_literals(btext, low.encode("ascii", "replace"))
         found: list[Candidate] = []
-        for di in self._woken(present):
+        woken = self._woken(present)
+        lone = bool(self._lone) and (tables.has_table or LONE_LINE.search(btext) is not None)
+        if lone:
+            woken = sorted(set(woken).union(self._lone))
+        for di in woken:
             cd = self.detectors[di]
+            lone_here = lone and cd.lone is not None
             if cd.custom is not None:
                 found.extend(cd.custom(cd, text, low, tables))
-            elif not cd.might_match(present) or not cd.cue_possible(low, tables):
+            elif not cd.might_match(present, lone_here) or not (lone_here or cd.cue_possible(low, tables)):
                 continue
             elif wanted is None:
                 found.extend(cd.candidates(text, btext, low, tables, present))

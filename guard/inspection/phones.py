@@ -13,8 +13,13 @@ The regex detectors PHONE_NANP and PHONE_INTERNATIONAL keep the two shapes that 
 (North American layouts, +country code), so the engine leaves those runs to them.
 Confidence: a separated number (or one dialled with 00) is medium, a cue word ("phone", "Tel.",
 "mobile", "Handy", "téléphone", "teléfono", ...) makes it high; a plain digit run is low and is only
-taken with a trunk prefix at a phone's usual length (10-11 digits) or with a cue; a run labelled
-as something else ("order", "invoice", "tracking", ...) is dropped.
+taken with a trunk prefix at a phone's usual length (10-11 digits), with a cue, or alone on its line
+or in its cell at 10-13 digits (`guard.inspection.lone`: "5321234567" pasted on its own, at low);
+a run labelled as something else ("order", "invoice", "tracking", ...) is dropped.
+Two more written forms: a separated number glued to the word before it ("is415-555-0132", a missing
+space) counts when its digits alone are a valid number in a phone's layout (a plain run glued to
+letters, "abc1234567890", is an identifier); and a country code written with a dash instead of a
+"+" ("44-20-7946-0958") counts when libphonenumber validates the whole number for that country.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import re2
 from phonenumbers import Leniency, PhoneMetadata, PhoneNumberMatcher
 
 from guard.config import DEFAULT_PHONE_REGIONS
+from guard.inspection.lone import lone_span
 from guard.inspection.registry import engine
 
 if TYPE_CHECKING:
@@ -193,25 +199,74 @@ class PhoneFinder:
                 break
             pos = e
             raw = text[s:e]
-            if s < taken or _shape(raw) is None or _nanp_shaped(raw):
+            if s < taken or _shape(raw) is None:
                 continue
+            glued = _glued(text, s)
+            if glued is None or (glued and _shape(raw) == "plain"):
+                continue  # "abc1234567890", "A1B415-555-0132": an identifier, not a phone number
+            nanp = _nanp_shaped(raw)
+            if (nanp and glued) or (not nanp and _country_code(raw) is not None):
+                # Glued to a word, or with a country code written "44-...": the matcher cannot
+                # read these where they stand.
+                found = self._whole(cd, text, low, tables, s, e, glued)
+                if found is not None:
+                    taken = e
+                    yield found
+                    continue
+            if nanp:
+                continue  # PHONE_NANP
             regions = _regions_for(raw, self.regions)
             # Worth asking the matcher only if the run would be reported once valid.
             if not regions or _evidence(cd, text, low, tables, s, raw) is None:
                 continue
             for region in regions[:_MAX_REGIONS]:
-                confirmed = list(self._confirm(cd, text, low, tables, s, e, region))
+                confirmed = list(self._confirm(cd, text, low, tables, s, e, region, glued))
                 for ms, me, why, score in confirmed:
                     taken = me
                     yield Candidate(cd.det, ms, me, text[ms:me], score, why)
                 if confirmed:
                     break
 
+    def _whole(
+        self, cd: CompiledDetector, text: str, low: str, tables: TableContext, s: int, e: int, glued: bool
+    ) -> Candidate | None:
+        """A run the matcher cannot read where it stands (glued to a word, or a country code
+        without "+"), when libphonenumber validates the whole number: a NANP number in the US plan,
+        a leading 1-3 digit group followed by a dash as that country's calling code."""
+        from guard.inspection.detect import Candidate
+
+        raw = text[s:e]
+        digits = "".join(c for c in raw if c.isdigit())
+        code = _country_code(raw)
+        try:
+            number = phonenumbers.parse("+" + digits if code is not None else digits, None if code else "US")
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_valid_number(number) or (code is not None and number.country_code != code):
+            return None
+        scored = _evidence(cd, text, low, tables, s, raw)
+        if scored is None:
+            return None
+        why, score = scored
+        where = f"with country code {code}" if code is not None else "in US"
+        if glued:
+            why.append("glued to the word before it")
+        return Candidate(cd.det, s, e, raw, score, [f"phonenumbers: valid {where}", *why])
+
     def _confirm(
-        self, cd: CompiledDetector, text: str, low: str, tables: TableContext, s: int, e: int, region: str
+        self,
+        cd: CompiledDetector,
+        text: str,
+        low: str,
+        tables: TableContext,
+        s: int,
+        e: int,
+        region: str,
+        glued: bool = False,
     ) -> Iterator[tuple[int, int, list[str], float]]:
-        """The matcher's verdict on a window around one run, scored by structure and context."""
-        lo, hi = max(0, s - _BEFORE), min(len(text), e + _AFTER)
+        """The matcher's verdict on a window around one run, scored by structure and context
+        (`glued`: the run follows a letter, which the matcher would take as part of a word)."""
+        lo, hi = (s if glued else max(0, s - _BEFORE)), min(len(text), e + _AFTER)
         for start, end, raw in _matches(text[lo:hi], region or self.idd00):
             ms, me = lo + start, lo + end
             if me <= s or ms >= e:
@@ -276,6 +331,30 @@ def _layout(raw: str) -> tuple[int, ...]:
     return tuple(len(g) for g in _GROUP.findall(raw))
 
 
+def _glued(text: str, s: int) -> bool | None:
+    """True when the run starts right after a word of letters ("is415-555-0132"); None when the
+    letters before it are part of an identifier mixing digits or underscores ("A1B415-555-0132")."""
+    i = s
+    while i > 0 and s - i < 40 and text[i - 1].isalpha():
+        i -= 1
+    if i == s:
+        return False
+    return None if i > 0 and (text[i - 1].isdigit() or text[i - 1] in "_") else True
+
+
+_CC_DASH = re.compile(r"(\d{1,3})-\d{1,5}(?:[-. ]\d{2,8}){1,4}")
+
+
+def _country_code(raw: str) -> int | None:
+    """The calling code of a number written "cc-area-exchange-line" ("44-20-7946-0958", "91-..."),
+    or None: a dashed 1-3 digit group in front, at least two groups after it, 9-15 digits in all."""
+    m = _CC_DASH.fullmatch(raw)
+    if m is None or not 9 <= sum(c.isdigit() for c in raw) <= 15 or raw.startswith("0"):
+        return None
+    code = int(m.group(1))
+    return code if phonenumbers.region_code_for_country_code(code) != "ZZ" and code != 1 else None
+
+
 def _evidence(
     cd: CompiledDetector, text: str, low: str, tables: TableContext, s: int, raw: str
 ) -> tuple[list[str], float] | None:
@@ -309,6 +388,16 @@ def _evidence(
         # cue says so. Without either, account and order numbers look the same.
         score = det.threshold
         why.append(f"plain digits: {score:.2f}")
+    elif (
+        10 <= len(raw) <= _MAX_NATIONAL
+        and lone_span(text, s, s + len(raw), tables)
+        and (cd.negative is None or not cd.negative.search(low, max(0, s - det.negative_context.before), s))
+    ):
+        # Alone on its line or in its cell, at a mobile number's length, and no label on the line
+        # before: nothing says it is anything else (guard.inspection.lone). Low: the score stays
+        # under the medium band.
+        score = det.threshold
+        why.append(f"plain digits alone on their line: {score:.2f}")
     else:
         return None
     if cue is not None:

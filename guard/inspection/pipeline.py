@@ -112,8 +112,15 @@ class Inspector:
         (the tail of a disguised card number read as a phone number must not hide the card),
         and is dropped otherwise."""
         windows: list[list[int]] = []
+        vt = variant.text
         for ns, ne in variant.changed_spans():
-            lo, hi = max(0, ns - _VARIANT_WINDOW), min(len(variant.text), ne + _VARIANT_WINDOW)
+            lo, hi = max(0, ns - _VARIANT_WINDOW), min(len(vt), ne + _VARIANT_WINDOW)
+            # Whole lines where they are short enough: a window cut next to a value would make it
+            # look alone on its line (guard.inspection.lone).
+            nl = vt.rfind("\n", max(0, lo - _VARIANT_WINDOW), lo)
+            lo = nl + 1 if nl >= 0 else lo
+            nl = vt.find("\n", hi, hi + _VARIANT_WINDOW)
+            hi = nl if nl >= 0 else hi
             if windows and lo <= windows[-1][1]:
                 windows[-1][1] = max(windows[-1][1], hi)
             else:

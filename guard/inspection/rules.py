@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import re2
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from guard.errors import RuleError
 from guard.inspection.mask import MASKS
@@ -71,6 +71,17 @@ class NegativeContext(_Model):
     foreign_label: bool = False
 
 
+Confidence = Literal["low", "medium", "high"]
+
+
+class Lone(_Model):
+    """A value that is the whole of its message, line or (headerless) table cell is reported
+    without a cue: nothing around it says what it is, and nothing says it is something else."""
+
+    confidence: Confidence | None = None  # of such a value without a cue (None: from its score)
+    patterns: list[str] = Field(default_factory=list)  # the patterns this holds for (empty: all)
+
+
 class Detector(_Model):
     id: str
     type: str
@@ -88,6 +99,7 @@ class Detector(_Model):
     context: Context = Field(default_factory=Context)
     negative_context: NegativeContext = Field(default_factory=NegativeContext)
     require_context: bool = False
+    lone: Lone | None = None  # reported without a cue when alone on its line (see guard.inspection.lone)
     threshold: float = 0.5
     # not glued to: alnum = letters/digits; word = also "_"; numeric = also a separator and more digits;
     # ascii = Latin letters/digits only (CJK and Hangul text runs straight into values)
@@ -117,6 +129,15 @@ class Detector(_Model):
         if value is not None and value not in MASKS:
             raise ValueError(f"unknown mask {value!r}; known: {', '.join(sorted(MASKS))}")
         return value
+
+    @model_validator(mode="after")
+    def _lone_patterns_exist(self) -> Detector:
+        if self.lone is not None:
+            names = {p.name for p in self.patterns}
+            unknown = [n for n in self.lone.patterns if n not in names]
+            if unknown:
+                raise ValueError(f"lone.patterns: unknown pattern(s) {', '.join(unknown)}")
+        return self
 
     @field_validator("score", "validated_score", "threshold")
     @classmethod

@@ -121,6 +121,30 @@ class TableContext:
         col = _count(line, delim, max(0, pos - ls - indent))
         return cells[col] if col < len(cells) else None
 
+    def cell_bounds(self, text: str, start: int, end: int) -> tuple[int, int] | None:
+        """The bounds of the cell holding text[start:end] when its line is a row of a table (a
+        neighbouring line is split by the same delimiter the same number of times), else None."""
+        if not self._has_table:
+            return None
+        ls, le = self.line_start(start), self.line_end(start)
+        if end > le:
+            return None
+        _, delim, count = self._line(text, ls)
+        if delim is None or text.find(delim, start, end) >= 0:
+            return None  # not a table row, or the value runs across cells
+        alike = False
+        if ls > 0:
+            _, d, c = self._line(text, self.line_start(ls - 1))
+            alike = d == delim and c == count
+        if not alike and le < len(text):
+            _, d, c = self._line(text, le + 1)
+            alike = d == delim and c == count
+        if not alike:
+            return None
+        cs = text.rfind(delim, ls, start) + 1 or ls
+        ce = text.find(delim, end, le)
+        return cs, le if ce < 0 else ce
+
     def _cells_for_line(self, text: str, ls: int, delim: str, count: int) -> list[str] | None:
         """Header cells for the row starting at `ls`: walk up while rows have the same shape."""
         if ls in self._cache:

@@ -50,10 +50,20 @@ def test_unmistakable_structures_without_a_cue_are_low(inspector: Inspector, tex
     assert len(found) == 1 and found[0].score < 0.55
 
 
+@pytest.mark.parametrize("text", ["A48291734", "  xr4829173", '"HZK482917"', "C48291734\n"])
+def test_a_lettered_structure_alone_on_its_line_is_low(inspector: Inspector, text: str) -> None:
+    """The lone-value rule: nothing around it says what it is, so it is reported, at low (redacted
+    for an external recipient, not held)."""
+    found = [f for f in inspector.scan_text(text) if f.type == "PASSPORT"]
+    assert len(found) == 1 and found[0].confidence == "low", found
+
+
 NEGATIVES = [
     "order 58291734",
-    "A48291734",  # letter + 8 digits alone: many codes look like this
-    "568742205",
+    "code A48291734 in the list",  # letter + 8 digits inside a sentence: many codes look like this
+    "Item:\nA48291734",  # labelled on the line before
+    "(PR482917)",  # a reference in brackets
+    "568742205",  # digits alone: too many numbers look like this
     "flight LH4829 gate C12",
     "Our model CF4829137 ships",  # labelled as a model number
     "Reference C4F7N2K91",  # labelled as something else

@@ -82,3 +82,87 @@ def test_bad_region_code_names_the_key() -> None:
 def test_default_regions_are_broad() -> None:
     assert {"US", "GB", "DE", "FR", "IN", "PH", "BR", "JP", "KR", "ZA"} <= set(DEFAULT_REGIONS)
     assert load_settings(None).org.phone_regions == list(DEFAULT_REGIONS)
+
+
+def _national_mobile(region: str) -> str:
+    """libphonenumber's example mobile for `region`, as dialled at home without a trunk prefix."""
+    import phonenumbers
+
+    number = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    assert number is not None
+    return phonenumbers.national_significant_number(number)
+
+
+@pytest.mark.parametrize("region", ["GB", "PH", "TR", "DE"])
+@pytest.mark.parametrize("layout", ["{v}", "  {v}\n", "> {v}", "Jane Roe\t{v}\tLeeds\nJo Doe\t{v}\tYork"])
+def test_plain_digits_alone_are_a_phone_at_low(inspector: Inspector, region: str, layout: str) -> None:
+    """A mobile number pasted alone on its line (or in a cell of a table whose header is no cue)
+    needs no trunk prefix and no cue; nothing around it says it is anything else. (A cell under a
+    header is not alone: the header names the column.)"""
+    value = _national_mobile(region)
+    text = layout.format(v=value)
+    phones = [f for f in inspector.scan_text(text) if f.type == "PHONE"]
+    assert phones and all(text[f.start : f.end] == value for f in phones), phones
+    # (TR's and DE's examples also read as North American numbers: PHONE_NANP reports those.)
+    assert all(f.confidence == "low" for f in phones if f.detector == "PHONE_NUMBER"), phones
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ref {v} was closed",  # inside a sentence: plain digits need a cue or a trunk prefix
+        "Order:\n{v}",  # labelled on the line before
+        "#{v}",
+        "Ticket {v}",
+    ],
+)
+def test_plain_digits_not_alone_are_no_phone(inspector: Inspector, text: str) -> None:
+    text = text.format(v=_national_mobile("GB"))
+    assert [f for f in inspector.scan_text(text) if f.type == "PHONE"] == []
+
+
+def _us_example(sep: str) -> str:
+    digits = _national_mobile("US")
+    return sep.join((digits[:3], digits[3:6], digits[6:]))
+
+
+@pytest.mark.parametrize("word", ["is", "at", "Tel", "number"])
+def test_a_formatted_number_glued_to_the_word_before_is_found(inspector: Inspector, word: str) -> None:
+    value = _us_example("-")
+    text = f"My office number {word}{value}, call after 9."
+    phones = [f for f in inspector.scan_text(text) if f.type == "PHONE"]
+    assert [text[f.start : f.end] for f in phones] == [value]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "abc{plain}",  # plain digits glued to letters: an identifier
+        "part A1B{dashed} in stock",  # letters mixed with digits before it: an identifier
+        "x_id{dashed}",
+        "SKU{dashed}",  # glued to a label for something else
+    ],
+)
+def test_letters_glued_to_digits_are_still_no_phone(inspector: Inspector, text: str) -> None:
+    text = text.format(plain=_us_example(""), dashed=_us_example("-"))
+    assert [f for f in inspector.scan_text(text) if f.type == "PHONE"] == []
+
+
+@pytest.mark.parametrize("region", ["GB", "IN", "DE", "FR", "PH"])
+def test_a_country_code_written_with_a_dash(inspector: Inspector, region: str) -> None:
+    """ "44-20-7946-0958": the "+" left out, the groups joined by dashes; validated as a whole
+    number of the country the leading group calls."""
+    import phonenumbers
+
+    number = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    assert number is not None
+    written = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    value = written.lstrip("+").replace(" ", "-")
+    text = f"you can reach her on {value} until Friday"
+    phones = [f for f in inspector.scan_text(text) if f.type == "PHONE"]
+    assert [text[f.start : f.end] for f in phones] == [value]
+
+
+@pytest.mark.parametrize("text", ["ref 12-345-678-9012", "build 99-123-456-7890", "on 20-11-2026"])
+def test_dashed_groups_that_are_no_valid_international_number(inspector: Inspector, text: str) -> None:
+    assert [f for f in inspector.scan_text(text) if f.type == "PHONE"] == []
