@@ -576,3 +576,11 @@ def bech32_checksum(value: str) -> bool:
         return False
     values = bech32_hrp_expand(hrp) + [_BECH32_CHARSET.index(c) for c in data]
     return bech32_polymod(values) in (1, 0x2BC830A3) and not obvious_placeholder(data[:-6])
+
+
+@validator("random_tail")
+def random_tail(value: str) -> bool:
+    """A token whose last part (after its prefix and id groups) is random: not a placeholder, and
+    letters and digits both in that part ("xoxp-1-RANDOMSTRINGHERE" is a slot to fill in)."""
+    tail = re.split(r"[-.]", value)[-1]
+    return token(value) and any(c.isdigit() for c in tail) and any(c.isalpha() for c in tail)

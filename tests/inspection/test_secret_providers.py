@@ -89,6 +89,8 @@ DISTINCTIVE = [
     ("xoxp-" + "-".join(rand(6, string.digits) for _ in range(3)) + "-" + rand(32, HEX), "SLACK_TOKEN"),
     ("xoxb-" + rand(8, string.digits) + "-" + rand(18, HEX), "SLACK_TOKEN"),
     ("xoxa-2-" + rand(24, ALNUM), "SLACK_TOKEN"),
+    ("xoxa-" + rand(12, LOWER_ALNUM), "SLACK_TOKEN"),
+    ("sgp_local_" + rand(40, HEX), "SOURCEGRAPH_TOKEN"),
     (rand(9, "123456789") + ":AA" + rand(33, URLSAFE), "TELEGRAM_BOT_TOKEN"),
     ("s-s4t2ud-" + rand(64, HEX), "INTRA42_CLIENT_SECRET"),
     ("s-s4t2af-" + rand(64, HEX), "INTRA42_CLIENT_SECRET"),
@@ -150,6 +152,9 @@ CUED = [
     (f"the sidekiq credentials are {rand(8, HEX)}:{rand(8, HEX)}", "CONTRIBSYS_LICENSE_CUED"),
     (f'BUNDLE_GEMS__CONTRIBSYS__COMToken = "{rand(8, HEX)}:{rand(8, HEX)}"', "CONTRIBSYS_LICENSE"),
     (f"gitlabCookie = _gitlab_session={rand(32, LOWER_ALNUM)}", "GITLAB_SESSION_COOKIE"),
+    (f"sourcegraph: {rand(40, HEX + 'ABCDEF')}", "SOURCEGRAPH_TOKEN_LEGACY"),
+    (f"adafruitIoKey = {rand(32, LOWER_ALNUM + '-')}", "ADAFRUIT_IO_KEY_LEGACY"),
+    (f"the linear client secret is {rand(32, HEX)}", "LINEAR_CLIENT_SECRET"),
 ]
 
 
@@ -230,5 +235,10 @@ def test_every_weak_record_names_its_cues_and_ids_are_unique() -> None:
             assert words, f"{r['id']} needs a cue but names none"
             # a cue written as a camelCase name ("airtableToken") is listed in lower case
             assert all(w == w.lower() for w in words), r["id"]
+            for w in words:
+                if w.isalnum() and len(w) >= 4 and not w.endswith(("key", "token", "secret", "clientid")):
+                    assert {w + "token", w + "key", w + "secret"} <= set(words), (r["id"], w)
         else:
             assert r.get("validator"), f"{r['id']} is found anywhere, so it needs a validator"
+            # the engine wakes a rule by its literals: a rule found anywhere must name them
+            assert all(p.get("literals") for p in r["patterns"]), r["id"]
