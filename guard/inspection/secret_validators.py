@@ -66,19 +66,28 @@ password1 password123 passw0rd p@ssw0rd p@ssword letmein qwerty hunter2 secretke
 my_secret mypassword my_password supersecret s3cr3t secret123 abc123 admin123 test123 foobar123
 """.split()
 )
-_TEMPLATE = re.compile(
-    r"^(?:<[^<>]*>|\[[^\[\]]*\]|\{\{.*\}\}|\{%.*%\}|\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z_][A-Za-z0-9_]*"
-    r"|%[A-Za-z_][A-Za-z0-9_]*%|#\{[^}]*\}|@[A-Za-z_][A-Za-z0-9_]*@|\{[A-Za-z_][A-Za-z0-9_]*\})$"
+# One template expression or slot: a value made only of these (and separators) is a reference to
+# a secret kept elsewhere, not the secret. A value that merely contains such characters ("m{{x}$y")
+# is judged like any other value.
+_TEMPLATE_PART = (
+    r"(?:<[^<>]*>|\[[^\[\]]*\]|\{\{[^{}]*\}\}|\{%[^%]*%\}|\$\{[^{}]*\}|\$\([^()]*\)|\$[A-Za-z_][A-Za-z0-9_]*"
+    r"|%[A-Za-z_][A-Za-z0-9_]*%|%\([A-Za-z_][A-Za-z0-9_]*\)[sdr]|#\{[^{}]*\}|@[A-Za-z_][A-Za-z0-9_]*@"
+    r"|\{[A-Za-z_][A-Za-z0-9_.]*\}|\{\{-?\s*[^{}]*\s*-?\}\})"
 )
+_TEMPLATE = re.compile(rf"^{_TEMPLATE_PART}(?:[-_.:/@ ]{{0,3}}{_TEMPLATE_PART})*$")
 _ENV_CALL = re.compile(
     r"(?:os\.environ|os\.getenv|getenv\(|process\.env|ENV\[|System\.getenv|\$ENV\{|secrets\.[A-Z]|"
-    r"^vault:|^ssm:|^arn:aws|^\{\{|^\$\{|^\$\(|^%\(|^env\()",
+    r"^vault:|^ssm:|^arn:aws|^env\()",
     re.IGNORECASE,
 )
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _HEX = re.compile(r"^(?:0x)?[0-9a-fA-F]+$")
 _WORDISH = re.compile(r"^[A-Za-z]+[0-9]{0,4}$")
 _SPLIT = re.compile(r"[/._:\-]+")
+_WINDOWS_PATH = re.compile(r"[A-Za-z]:\\|[^\\]*\\[^\\]*\\")  # C:\x, a\b\c: a path, not one stray backslash
+_HOST_PORT = re.compile(
+    r"^[A-Za-z0-9-]{1,30}(?:\.[A-Za-z0-9-]{1,30})*\.[a-z]{2,6}(?::\d{1,5})?$"
+)  # host[:port]
 _VERSIONISH = re.compile(r"^v?\d+(?:[._-]\d+)+[a-z0-9._+~-]*$", re.IGNORECASE)
 
 
@@ -133,8 +142,14 @@ def is_placeholder(value: str) -> bool:
     words = [w.lower() for w in _CASE_WORD.findall(v)]
     if any(w.startswith(_PLACEHOLDER_SHORT) and (len(w) < 9 or w[:4] in ("your", "fake")) for w in words):
         return True
-    if v.startswith("<") or v.endswith((">", "..", "]")) or "..." in v:
+    if v.endswith("..") or "..." in v:
         return True
+    if (
+        (v.startswith("<") and ">" not in v)
+        or (v.endswith(">") and "<" not in v)
+        or (v.endswith("]") and "[" not in v)
+    ):
+        return True  # one end of a slot ("<your-token", "password>"), cut where a quote or space stood
     if len(v) >= 8:
         body = v
         if _longest_run(body) >= max(5, len(body) // 4) or _repeats(body):
@@ -161,7 +176,7 @@ def _wordy(value: str) -> bool:
     """Made of words ("SlackAppConfigurationTokenHere", "my-tokens_are-correct"), not drawn at
     random: capitalised words or vowel-rich lower-case words cover half the value."""
     covered = sum(
-        len(w) for w in _CAP_WORD.findall(value) if sum(c in _VOWELS for c in w.lower()) * 10 >= len(w) * 3
+        len(w) for w in _CAP_WORD.findall(value) if sum(c in _VOWELS for c in w.lower()) * 4 >= len(w)
     )
     if covered * 2 >= len(value) and covered >= 12:
         return True
@@ -200,7 +215,9 @@ def _switch_ratio(value: str) -> float:
 
 def _identifier_like(value: str) -> bool:
     """Words joined by separators: a path, a module, a package, a function or file name."""
-    if value.startswith(("/", "~", "./", "../", "\\")) or "://" in value or "\\" in value:
+    if value.startswith(("/", "~", "./", "../", "\\")) or "://" in value or _WINDOWS_PATH.match(value):
+        return True
+    if _HOST_PORT.match(value):
         return True
     parts = [p for p in _SPLIT.split(value) if p]
     if not parts:
@@ -330,7 +347,10 @@ def base64_key(value: str) -> bool:
 def secret_value(value: str) -> bool:
     """A value after a key/token/secret cue: random-looking, not a hash-like bare hex run shorter
     than 32, not a UUID, a path, an identifier, a version or a placeholder."""
-    v = value.strip().strip("\"'`").rstrip(".,;:)")
+    v = value.strip().strip("\"'`")
+    if v.endswith("..") or "…" in v:
+        return False  # shortened on purpose ("ops_eyJzaWdu..."): shown, not given
+    v = v.rstrip(".,;:)")
     if len(v) < 12 or len(v) > 1024 or is_placeholder(v):
         return False
     if _UUID.match(v):
@@ -340,8 +360,100 @@ def secret_value(value: str) -> bool:
     if v.startswith("0x"):
         return False
     if _HEX.match(v):
-        return len(v) >= 32 and shannon_entropy(v.lower()) >= 3.0 and _switch_ratio(v) >= 0.2
+        if v.isdigit():  # a numeric token (Discord ids, PINs of banks' APIs): long and varied
+            return len(v) >= 16 and shannon_entropy(v) >= 2.5 and not _has_sequence(v, 5)
+        if len(v) >= 16 and (len(v) >= 32 or any(c.isalpha() for c in v)):
+            return shannon_entropy(v.lower()) >= min(3.0, 2.6 + len(v) / 80) and _switch_ratio(v) >= 0.2
+        return False
+    if _id_secret_pair(v) or _symbol_rich(v) or generated_one_case(v):
+        return True
     return random_looking(v, 12)
+
+
+_FORMAT_FIELD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]+\}|%[sdr](?![A-Za-z0-9])|%\([A-Za-z_]")
+_REGEXISH = re.compile(r"\\[wdsbWDSB]|[a-zA-Z0-9]-[a-zA-Z0-9]\]|\][+*?]|\{\d+,\d*\}|^\^|\(\?")
+
+
+def _symbol_rich(v: str) -> bool:
+    """A secret of letters and many different symbols ("q{x)w$r]k(z>-_$#..."), as password
+    generators with punctuation make them; not a format string, a regular expression, a path."""
+    if len(v) < 10 or any(c.isspace() for c in v) or "://" in v:
+        return False
+    if _FORMAT_FIELD.search(v) or _REGEXISH.search(v) or _identifier_like(v):
+        return False
+    symbols = {c for c in v if not c.isalnum()}
+    return len(symbols) >= 4 and sum(c.isalpha() for c in v) >= 4 and shannon_entropy(v) >= 3.3
+
+
+_VOWEL_RUN = re.compile(r"[a-z]{5,}")
+_IBAN_SHAPE = re.compile(r"^[A-Za-z]{2}\d{2}[A-Za-z0-9]{10,30}$")
+_LONG_DIGITS = re.compile(r"\d{8}")
+
+
+def generated_one_case(value: str, min_len: int = 14) -> bool:
+    """Letters of one case and digits drawn at random ("k3q9x0mv7tz2pw81"): many services issue
+    such keys. Not words with a number ("debian12bookworm"), not a version, not a sequence."""
+    v = value
+    if not min_len <= len(v) <= 128 or not v.isalnum() or not v.isascii():
+        return False
+    if not (v.lower() == v or v.upper() == v) or is_placeholder(v):
+        return False
+    digits = sum(c.isdigit() for c in v)
+    if digits < 2 or len(v) - digits < 4 or _IBAN_SHAPE.match(v) or _LONG_DIGITS.search(v):
+        return False  # an account number (country, check digits, a long digit run) is not drawn at random
+    if shannon_entropy(v.lower()) < min(3.3, 2.5 + len(v) / 20):
+        return False
+    low = v.lower()
+    wordy = sum(len(r) for r in _VOWEL_RUN.findall(low) if _pronounceable(r))
+    return wordy * 2 < len(v) and _switch_ratio(low) >= 0.15
+
+
+_CONSONANTS3 = re.compile(r"[bcdfghjklmnpqrstvwxz]{3}")
+
+
+def _pronounceable(run: str) -> bool:
+    """A run of letters that reads as a word: vowels in a third of it and no three consonants in
+    a row ("bookworm", "debian"); drawn letters rarely are ("vphouk", "agfaddruk")."""
+    return sum(c in "aeiouy" for c in run) * 10 >= len(run) * 3 and not _CONSONANTS3.search(run)
+
+
+_PAIR = re.compile(r"^([A-Za-z0-9._%+@-]{0,64}):([^\s:]{1,128})$")
+_DOTTED_NUMBERS = re.compile(r"\d+\.\d+\.\d+")
+_HASH_LABELS = frozenset(
+    "sha1 sha256 sha384 sha512 md5 sha blake2b crc32 urn uuid git commit http https".split()
+)
+
+
+def _id_secret_pair(v: str) -> bool:
+    """An id and its secret joined by a colon ("3f9a2c71:b8e0d4a6", "deploy:Xq7!pL2v"), as
+    credentials are pasted (Basic auth, curl -u, Sidekiq/Bundler credentials)."""
+    m = _PAIR.match(v)
+    if m is None:
+        return False
+    user, secret = m.groups()
+    if user.lower() in _HASH_LABELS or is_placeholder(secret):
+        return False
+    if _HEX.match(user) and _HEX.match(secret):  # a hex id with a hex secret
+        both = user + secret
+        return (
+            len(user) >= 6
+            and len(secret) >= 8
+            and any(c.isalpha() for c in both)
+            and shannon_entropy(both.lower()) >= 2.7
+            and not _repeats(secret)
+        )
+    if len(secret) < 8 or _HEX.match(secret) or not password_value(secret):
+        return False
+    if _identifier_like(secret) or _identifier_like(secret.replace("=", "-")):
+        return False  # "x64-uwp=fail": settings, not a password
+    if not user or _DOTTED_NUMBERS.search(secret):
+        return False  # a version ("rc0.15.0_2023..."), not a password
+    lower, upper, digit, other = _classes(secret)
+    if lower and upper + digit + other >= 2:
+        return True
+    return generated_one_case(secret, 12) or (
+        lower and upper and len(secret) >= 12 and _switch_ratio(secret) >= 0.3
+    )
 
 
 @validator("key_value")
@@ -349,7 +461,9 @@ def key_value(value: str) -> bool:
     """A value after the bare word "key": like `secret_value`, but a hex-only value is refused
     (PGP fingerprints, key ids, hashes and commit ids sit next to "key" in ordinary text)."""
     v = value.strip().strip("\"'`").rstrip(".,;:)")
-    return not _HEX.match(v.replace(" ", "")) and not _UUID.match(v) and secret_value(v)
+    if _HEX.match(v.replace(" ", "").replace(":", "")):
+        return False  # a hex id:secret pair next to "key" is CUED_TOKEN_WEAK's, at low confidence
+    return not _UUID.match(v) and secret_value(v)
 
 
 def _decodes_to_text(value: str) -> bool:
@@ -388,6 +502,111 @@ def lone_token(value: str) -> bool:
     if _decodes_to_text(v):
         return False  # base64 of words ("VGhpcyBpcyBh..."): encoded text, not a key
     return random_looking(v, 16)
+
+
+def _armour_line(v: str) -> bool:
+    """A line of a base64 block (MIME part, PEM, PGP armour) rather than a pasted token."""
+    return len(v) in (60, 64, 72, 76) or "+" in v or "/" in v or v.endswith("=")
+
+
+@validator("lone_token_weak")
+def lone_token_weak(value: str) -> bool:
+    """A line that is one generated value and nothing else, of a shape that is also used for ids
+    and hashes: a UUID, 32+ hex, letters of one case with digits, an id:secret pair, base64 of
+    user:password, a dotted token (JWT-like, Discord-like). Reported at low confidence (masked,
+    not held); words, versions, paths, host and file names are not tokens."""
+    v = value.strip().strip("\"'`")
+    if ":" in v:
+        return _id_secret_pair(v)
+    if not 14 <= len(v) <= 400 or is_placeholder(v) or lone_token(v):
+        return False  # a mixed-case random token is LONE_TOKEN's, at medium confidence
+    if _UUID.match(v):
+        return v[14] != "1"
+    if _HEX.match(v):  # one case: a hex key is printed in one case; "eaaaC0b7..." is a mangled one
+        return not v.isdigit() and len(v) >= 32 and (v.lower() == v or v.upper() == v) and secret_value(v)
+    if _id_secret_pair(v):
+        return True
+    if v.count(".") >= 2 or re.match(r"[A-Za-z]{2,10}[_-]", v) or re.search(r"-[a-z]{0,4}\d{0,2}$", v):
+        return False  # dotted and provider-prefixed tokens, hex ids with a suffix: their own rules judge
+    if _armour_line(v):
+        raw = _b64decode(v) if len(v) % 4 == 0 else None
+        try:
+            text = raw.decode("ascii") if raw is not None else ""
+        except UnicodeDecodeError:
+            return False
+        return text.isprintable() and _id_secret_pair(text)  # base64 of user:password, pasted
+    if v.isalnum():
+        return generated_one_case(v)
+    core = v.replace("_", "").replace("-", "")
+    if not core.isalnum() or _identifier_like(v) or _wordy(v):
+        return False
+    return generated_one_case(core, 20) or random_looking(v, 16)
+
+
+@validator("pair_password")
+def pair_password(value: str) -> bool:
+    """The password of an e-mail:password line (the e-mail itself is reported as contact data)."""
+    return _id_secret_pair("user:" + value.strip().strip("\"'`"))
+
+
+@validator("weak_key_value")
+def weak_key_value(value: str) -> bool:
+    """A value after a key/token cue in a sentence whose shape is shared with ids and hashes (a
+    UUID, 32-64 hex, an id:secret pair): reported at low confidence (masked, not held)."""
+    v = value.strip().strip("\"'`").rstrip(".,;:)")
+    if is_placeholder(v):
+        return False
+    if _UUID.match(v):
+        return v[14] != "1"
+    if _HEX.match(v):  # gpg prints fingerprints and key ids in capitals; keys in hex are lower case
+        return 32 <= len(v) <= 64 and v.lower() == v and not v.isdigit() and secret_value(v)
+    return _id_secret_pair(v)
+
+
+@validator("jwt_like")
+def jwt_like(value: str) -> bool:
+    """A JSON Web Token that lost its signature ("header.payload"): the header and the payload
+    both decode to JSON objects and the header names an algorithm."""
+    parts = value.split(".")
+    if len(parts) not in (2, 3) or not all(p.startswith("eyJ") for p in parts[:2]):
+        return False
+    decoded = []
+    for part in parts[:2]:
+        raw = _b64decode(part)
+        try:
+            decoded.append(json.loads(raw) if raw is not None else None)
+        except (ValueError, UnicodeDecodeError):
+            return False
+    header = decoded[0]
+    return isinstance(header, dict) and isinstance(decoded[1], dict) and ("alg" in header or "typ" in header)
+
+
+@validator("private_key_armour")
+def private_key_armour(value: str) -> bool:
+    """A private key's armour header followed by a body that is not base64 (a pasted key that
+    was mangled, shortened or is being described): the header itself says what the body is.
+    A body that is a slot or an ellipsis ("...", "<your key>", "your key here") is not a key."""
+    lines = value.replace("\\n", "\n").splitlines()
+    body = " ".join(ln.strip() for ln in lines if "-----" not in ln).strip()
+    if sum(not c.isspace() for c in body) < 12:
+        return False  # "anything", "xxx": a stand-in word, too short for key material
+    return not is_placeholder(body)
+
+
+@validator("cli_secret")
+def cli_secret(value: str) -> bool:
+    """A secret on a command line: a password (--password=..., mysql -p...), or user:password
+    given to curl -u/--user, or a key as the user with an empty password ("-u sk_...:", as
+    Stripe and others document): the password, or the lone key, must look like a secret."""
+    v = value.strip().strip("\"'`")
+    if password_value(v) and ":" not in v:
+        return True
+    user, sep, password = v.partition(":")
+    if not sep:
+        return False
+    if password:
+        return password_value(password) and not is_placeholder(user + password)
+    return len(user) >= 8 and password_value(user)
 
 
 _COMMON_NON_PASSWORDS = frozenset(

@@ -66,6 +66,11 @@ class Gen:
         start = text.index(value)
         self.out.append(Record(text, (("API_KEY", start, start + len(value)),), kind, form))
 
+    def weak(self, text: str, value: str, kind: str, form: str) -> None:
+        """A value whose shape ids share too: to be reported at low confidence only."""
+        start = text.index(value)
+        self.out.append(Record(text, (("API_KEY", start, start + len(value)),), kind, form))
+
     def neg(self, text: str, kind: str) -> None:
         self.out.append(Record(text, (), f"negative/{kind}", "negative"))
 
@@ -331,6 +336,142 @@ def positives(g: Gen, per: int) -> None:
         g.pos(f"Authorization: Basic {creds}", creds, "generic/basic_auth", "config")
 
 
+# Names a secret is assigned to in code and config, in the casings people use.
+SECRET_NAMES = (
+    "acmeToken",
+    "AcmeApiKey",
+    "ACME_TOKEN",
+    "acme_api_key",
+    "billing.secret",
+    "client_secret",
+    "chatBotToken",
+    "user_auth",
+    "SERVICE__GEMS__COMToken",
+    "jwt",
+)
+# Assignment syntaxes: env, shell, YAML, JSON, Go, Java/C#, JS, Ruby/PHP, comparisons.
+ASSIGNMENTS = (
+    "{n}={v}",
+    "{n} = {v}",
+    "{n}: {v}",
+    '{n}: "{v}"',
+    "{n}: '{v}'",
+    '"{n}": "{v}"',
+    '{n} := "{v}"',
+    "{n} := `{v}`",
+    'String {n} = "{v}";',
+    'const {n} = "{v}";',
+    "'{n}' => '{v}',",
+    'if ({n} != "{v}") {{',
+    'if ("{v}" === {n}) {{',
+    'config.get("{n}", "{v}")',
+)
+PUNCTUATED = string.ascii_letters + string.digits + "{}()[]$#>-_!*%^&@~"
+
+
+def punctuated(g: Gen, n: int) -> str:
+    """A generated password with punctuation: it may hold braces, "$" and brackets, so it can
+    look like a template without being one."""
+    while True:
+        v = g.rand(string.ascii_letters, 1) + g.rand(PUNCTUATED, n - 2) + g.rand(ALNUM, 1)
+        if len({c for c in v if not c.isalnum()}) >= 5:
+            return v
+
+
+def uuid4(g: Gen) -> str:
+    return str(uuid.UUID(bytes=g.rng.randbytes(16), version=4))
+
+
+def one_case(g: Gen, n: int) -> str:
+    """Small letters and digits drawn at random (many services issue keys like this)."""
+    while True:
+        v = g.rand(LOWER_ALNUM, n)
+        if sum(c.isdigit() for c in v) >= 3 and sum(c.isalpha() for c in v) >= 6:
+            return v
+
+
+def id_secret(g: Gen) -> str:
+    return f"{g.rand(HEX, 8)}:{g.rand(HEX, g.rng.choice([8, 16, 32]))}"
+
+
+# Values whose shape ids and hashes share too: found after a secret name or a token cue.
+SHAPED: dict[str, Maker] = {
+    "uuid": uuid4,
+    "hex": lambda g: g.rand(HEX, g.rng.choice([24, 32, 40, 64])),
+    "one_case": lambda g: one_case(g, g.rng.randrange(16, 64)),
+    "digits": lambda g: g.rand("123456789", 1) + g.rand(string.digits, g.rng.randrange(17, 20)),
+    "id_secret": id_secret,
+    "base64": lambda g: base64.b64encode(g.rng.randbytes(g.rng.choice([24, 33, 48]))).decode(),
+}
+TOKEN_SENTENCES = (
+    "Hey, could you retry with this token? {v}",
+    "here's the token our nightly job uses: {v}",
+    "The API token for the EU tenant is {v}, rotate it after the demo.",
+    "Please paste {v} as the access token in the integration settings.",
+    "bearer token = {v}",
+    "token für das Staging: {v}",
+)
+# Cue "key": values of these shapes are masked, not held (low confidence).
+KEY_SENTENCES = (
+    "the reporting key for the staging account is {v} - please don't forward it",
+    "Here is the key we set up last week: {v}",
+    "The failing request used the key {v} twice.",
+    "Key for the reporting sandbox: {v}",
+)
+CURL_FORMS = (
+    "curl -sS -X POST https://api.internal/v2/jobs \\\n  -H 'Content-Type: application/json' \\\n"
+    "  -u {u}:{p}",
+    'curl -u "{u}:{p}" https://search.internal:9200/_cat/indices',
+    "curl --user {u}:{p} https://repo.internal/artifactory/api/",
+    'curl -u ":{p}" https://search.internal:9200',
+    "http --auth {u}:{p} GET https://api.internal/me",
+)
+ARMOUR_BODIES = (
+    "this is the old staging key, do not reuse it",
+    "(the body got mangled when I pasted it from the vault)",
+    "Proc-Type: 4,ENCRYPTED\nkey material removed by the mail client",
+    "MIIEpAIBAAKCAQEA3 then the rest was cut off by the chat",
+)
+
+
+def more_positives(g: Gen, per: int) -> None:
+    """The generic forms people write beyond the provider formats (issue 10, part 3)."""
+    for _ in range(per * 3):
+        name = g.rng.choice(SECRET_NAMES)
+        form = g.rng.choice(ASSIGNMENTS)
+        v = punctuated(g, g.rng.randrange(16, 40))
+        g.pos(form.format(n=name, v=v), v, "generic/punctuated_assigned", "config")
+        shape = g.rng.choice(sorted(SHAPED))
+        v = SHAPED[shape](g)
+        g.pos(form.format(n=name, v=v), v, "generic/shaped_assigned", "config")
+        v = SHAPED[g.rng.choice(["uuid", "one_case", "digits", "id_secret"])](g)
+        g.pos(g.rng.choice(TOKEN_SENTENCES).format(v=v), v, "generic/token_sentence", "sentence")
+        p = password(g) if g.rng.random() < 0.5 else g.mixed(16)
+        text = g.rng.choice(CURL_FORMS).format(u=g.rng.choice(["deploy", "ci-bot", "elastic"]), p=p)
+        g.pos(text, p, "generic/curl", "config")
+    for _ in range(per):
+        kind = g.rng.choice(["RSA PRIVATE KEY", "PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY"])
+        body = g.rng.choice(ARMOUR_BODIES)
+        end = g.rng.choice(["", f"\n-----END {kind}-----"])
+        text = f"see below\n-----BEGIN {kind}-----\n{body}{end}\n"
+        g.pos(text, body.splitlines()[-1], "generic/key_armour", "bare")
+        token = jwt(g).rsplit(".", 1)[0]
+        g.pos(f"the session cookie was {token}", token, "generic/jwt_unsigned", "sentence")
+    # Weak shapes: masked at low confidence, never held.
+    for _ in range(per * 2):
+        shape = g.rng.choice(["uuid", "hex", "one_case", "id_secret"])
+        v = SHAPED[shape](g)
+        if shape == "hex":
+            v = g.rand(HEX, g.rng.choice([32, 40, 64]))
+        elif shape == "one_case":  # from 24 characters LONE_TOKEN takes it, at medium
+            v = one_case(g, g.rng.randrange(14, 24))
+        g.weak(v, v, "weak/lone_message", "bare")
+        v = f"{g.rng.choice(['deploy', 'svc.report', 'ops@acme.example'])}:{password(g)}"
+        g.weak(f"  {v}\n", v, "weak/lone_pair", "bare")
+        v = g.rng.choice([uuid4(g), g.rand(HEX, 32), g.rand(HEX, 40), id_secret(g)])
+        g.weak(g.rng.choice(KEY_SENTENCES).format(v=v), v, "weak/key_sentence", "sentence")
+
+
 def negatives(g: Gen, per: int) -> None:
     fixed = [
         ("doc_example", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE"),
@@ -374,7 +515,6 @@ def negatives(g: Gen, per: int) -> None:
         g.neg(f"gpg: using RSA key {fp[-16:]}", "fingerprint")
         g.neg(f"fixed in commit {g.rand(HEX, 40)} (key rotation)", "commit")
         g.neg(f"cache key {hashlib.sha256(g.rng.randbytes(8)).hexdigest()}", "hash")
-        g.neg(f"the key is {uuid.UUID(bytes=g.rng.randbytes(16), version=4)}", "uuid")
         g.neg(f"Request id: {uuid.UUID(bytes=g.rng.randbytes(16), version=4)}", "uuid")
         g.neg(f"sha256: {hashlib.sha256(g.rng.randbytes(8)).hexdigest()}", "hash")
         g.neg(f"ssh-ed25519 {base64.b64encode(g.rng.randbytes(51)).decode()} ann@laptop", "public_key")
@@ -384,11 +524,33 @@ def negatives(g: Gen, per: int) -> None:
         g.neg("see ghp_" + g.mixed(20) + " for details", "github_wrong_length")
         g.neg("dop_v1_" + g.rand(HEX, 40), "wrong_length")
         g.neg("AGE-SECRET-KEY-1" + g.rand(BECH32, 30), "wrong_length")
+        # hashes on lines of changelogs and logs (not a whole message), fingerprints after "key"
+        g.neg(f"Hashes:\n    {g.rand(HEX, 64)}\n    SHA3-256 for sqlite-src.zip", "hash_line")
+        g.neg(f"commit {g.rand(HEX, 40)}\nAuthor: Jane Roe <jane@example.org>", "hash_line")
+        g.neg(f"  * Add Jane Roe's key {fp}\n    to debian/upstream/signing-key.asc.", "fingerprint")
+        g.neg(f"Merged in {g.rand(HEX, 40)}\n\n    follow-up for the X server bug", "hash_line")
+        # values that look assigned but are not secrets
+        g.neg(f'cache_key = "user:{{user_id}}:{g.rng.choice(["profile", "cart", "prefs"])}"', "format_string")
+        g.neg(f'bucket_key: "SalesResults-{g.rng.randrange(1, 9)}.{g.rng.randrange(0, 9)}"', "identifier")
+        g.neg(
+            f"upload.credentials.url=lb{g.rng.randrange(1, 9)}.api.example.com:{g.rng.randrange(1024, 9999)}",
+            "host_port",
+        )
+        g.neg(f"export OP_SERVICE_ACCOUNT_TOKEN=ops_eyJ{g.mixed(24)}...", "truncated")
+        g.neg("secret_key: '${VAULT_PREFIX}:${SECRET_NAME}'", "template")
+        g.neg("db_password = '%(db_password)s'", "template")
+        g.neg("curl -u <user:password> https://test.example/endpoint", "placeholder")
+        stand_in = g.rng.choice(["anything", "...", "<key>", "xxxx"])
+        g.neg(f"-----BEGIN PRIVATE KEY-----\n{stand_in}\n-----END PRIVATE KEY-----", "placeholder")
+        major, minor, patch = g.rng.randrange(1, 9), g.rng.randrange(0, 30), g.rng.randrange(0, 9)
+        g.neg(f"v{major}.{minor}.{patch}-rc{g.rng.randrange(1, 5)}", "version")
+        g.neg(g.rng.choice(["single-threaded", "ChainContextSubstFormat3", "python3-pkg-resources"]), "word")
 
 
 def records(seed: int = 20261201, per: int = 6) -> Iterator[Record]:
     g = Gen(random.Random(seed))
     positives(g, per)
+    more_positives(g, per)
     negatives(g, per)
     yield from g.out
 

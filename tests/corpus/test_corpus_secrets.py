@@ -30,7 +30,14 @@ def scored(inspector: Inspector) -> dict[str, Counter[str]]:
     totals: Counter[str] = Counter()
     for r in records(seed=20261201, per=6):
         findings = [f for f in inspector.scan_text(r.text) if f.type == "API_KEY"]
-        if r.labels:
+        if r.kind.startswith("weak/"):
+            # a shape ids and hashes share: found, and at low confidence only (masked, not held)
+            _, s, e = r.labels[0]
+            totals[r.kind] += 1
+            hits[r.kind] += any(f.start < e and f.end > s for f in findings)
+            totals["weak_above_low"] += 1
+            hits["weak_above_low"] += any(f.confidence != "low" for f in findings)
+        elif r.labels:
             _, s, e = r.labels[0]
             found = any(f.start < e and f.end > s for f in findings)
             for key in (r.kind, f"form/{r.form}", "all_positive"):
@@ -73,6 +80,12 @@ def test_weak_formats_are_found_next_to_their_provider(scored: dict[str, Counter
         ("generic/private_key", 1.0),
         ("generic/jwt", 1.0),
         ("generic/basic_auth", 1.0),
+        ("generic/punctuated_assigned", 0.95),
+        ("generic/shaped_assigned", 0.95),
+        ("generic/token_sentence", 0.95),
+        ("generic/curl", 0.95),
+        ("generic/key_armour", 1.0),
+        ("generic/jwt_unsigned", 1.0),
     ],
 )
 def test_generic_forms_meet_their_floor(scored: dict[str, Counter[str]], kind: str, floor: float) -> None:
@@ -82,6 +95,16 @@ def test_generic_forms_meet_their_floor(scored: dict[str, Counter[str]], kind: s
 @pytest.mark.parametrize("form", ["bare", "sentence", "config"])
 def test_recall_by_form(scored: dict[str, Counter[str]], form: str) -> None:
     assert rate(scored, f"form/{form}") >= 0.97, form
+
+
+@pytest.mark.parametrize("kind", ["weak/lone_message", "weak/lone_pair", "weak/key_sentence"])
+def test_shapes_ids_share_are_found_at_low_confidence(scored: dict[str, Counter[str]], kind: str) -> None:
+    assert rate(scored, kind) >= 0.95, kind
+
+
+def test_shapes_ids_share_are_never_held(scored: dict[str, Counter[str]]) -> None:
+    assert scored["totals"]["weak_above_low"] >= 30
+    assert scored["hits"]["weak_above_low"] == 0
 
 
 def test_overall_recall(scored: dict[str, Counter[str]]) -> None:

@@ -127,6 +127,93 @@ def test_found(inspector: Inspector, text: str, detector: str, value: str) -> No
     assert covering, found
 
 
+def symbols(n: int) -> str:
+    """A generated password with punctuation: letters and many different symbols."""
+    return rand(1, string.ascii_lowercase) + rand(n - 2, string.ascii_lowercase + "{}()[]$#>-_!*") + rand(1)
+
+
+LOWER = rand(20, string.ascii_lowercase + string.digits)
+HEX24 = rand(24, "0123456789abcdef")
+NUMERIC = "".join(RNG.choice("123456789") for _ in range(18))
+SYMBOLS = symbols(30)
+ID_SECRET = f"{rand(8, '0123456789abcdef')}:{rand(8, '0123456789abcdef')}"
+USER_AUTH = base64.b64encode(f"svc-report:{rand(16)}".encode()).decode()
+MANGLED_JWT = "eyJ" + rand(30, string.ascii_letters + string.digits + "_-") + ".eyJ" + rand(60)
+UNSIGNED_JWT = JWT.rsplit(".", 1)[0]
+CURL_PW = rand(14) + "!"
+
+FOUND_GENERIC = [
+    # a value that merely contains template characters is judged like any value
+    (f"api_key = '{SYMBOLS}'", SYMBOLS),
+    (f'if (client_secret !== "{SYMBOLS}") {{', SYMBOLS),
+    (f"aws_secret_access_key := `{SYMBOLS}`", SYMBOLS),
+    # names in camelCase, PascalCase and capitals; values of one case, hex, digits, id:secret
+    (f'const ACME_TOKEN = "{LOWER}"', LOWER),
+    (f"acmeToken = {HEX24}", HEX24),
+    (f'String chatToken = "{NUMERIC}";', NUMERIC),
+    (f"ENTERPRISE__GEMS__COMToken = {ID_SECRET}", ID_SECRET),
+    (f'"user_auth": "{USER_AUTH}"', USER_AUTH),
+    (f"JWT := {MANGLED_JWT}", MANGLED_JWT),
+    (f'token = utils.GetEnvOrDefault("api_token", "{LOWER}")', LOWER),
+    (f'os.getenv("CLIENT_SECRET", "{BEARER}")', BEARER),
+    # curl -u on a continuation line, quoted, a key with an empty password
+    (
+        f"curl -X POST https://api.internal/v1/items \\\n  -H 'Accept: text/plain' \\\n  -u deploy:{CURL_PW}",
+        CURL_PW,
+    ),
+    (f'curl -u ":{CURL_PW}" https://search.internal:9200', CURL_PW),
+    (f'curl --user "{CURL_PW}:" https://search.internal:9200', CURL_PW),
+    # a private key header with a body that is not base64, with or without the END line
+    ("notes\n-----BEGIN RSA PRIVATE KEY-----\nthe old staging key, do not reuse\n", "staging key"),
+    ("-----BEGIN PRIVATE KEY-----\nmangled when pasted from the vault\n-----END PRIVATE KEY-----", "mangled"),
+    # a JWT that lost its signature part
+    (f"cookie: {UNSIGNED_JWT}", UNSIGNED_JWT),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), FOUND_GENERIC)
+def test_found_generic(inspector: Inspector, text: str, value: str) -> None:
+    found = findings(inspector, text)
+    assert any(value in v or v in value for _, _, v in found), found
+    assert all(c in ("medium", "high") for _, c, _ in found), found
+
+
+LOW_ONLY = [
+    # a whole message that is one value of a shape ids and hashes share: masked, not held
+    (str(__import__("uuid").UUID(bytes=RNG.randbytes(16), version=4)), None),
+    (rand(32, "0123456789abcdef"), None),
+    (rand(64, "0123456789abcdef"), None),
+    (LOWER, None),
+    (ID_SECRET, None),
+    (f"deploy:{rand(12)}#{rand(3)}", None),
+    # the same shapes after a key/token cue in a sentence
+    (f"the billing key for the staging account is {rand(32, '0123456789abcdef')} - keep it private", "key"),
+    ("the key is 3f2b9c1e-8a4d-4e6f-9b2c-7d1e5a3c9f80", "key"),
+    (f"The failing request used the key {rand(40, '0123456789abcdef')} again", "key"),
+]
+
+
+@pytest.mark.parametrize(("text", "cue"), LOW_ONLY)
+def test_shapes_shared_with_ids_are_low_confidence(inspector: Inspector, text: str, cue: str | None) -> None:
+    found = findings(inspector, text)
+    assert found, text
+    assert all(c == "low" for _, c, _ in found), found
+
+
+def test_a_low_confidence_credential_is_masked_not_held(inspector: Inspector) -> None:
+    from guard.model import Action, Audience, Channel, OutboundMessage
+
+    token = rand(32, "0123456789abcdef")
+    msg = OutboundMessage(channel=Channel.API, text=token, audience=Audience.EXTERNAL)
+    verdict = inspector.inspect(msg)
+    assert verdict.action == Action.REDACT, verdict
+
+
+def test_a_mixed_case_token_alone_is_held(inspector: Inspector) -> None:
+    found = findings(inspector, f"Hi,\n\n{rand(32)}\n\nthanks")
+    assert found and all(c in ("medium", "high") for _, c, _ in found), found
+
+
 def test_a_checksum_valid_github_token_is_high_confidence(inspector: Inspector) -> None:
     assert ("GITHUB_TOKEN", "high", GH) in findings(inspector, f"token {GH}")
 
@@ -158,7 +245,6 @@ NOT_FOUND = [
     f"Release signed with signing key {rand(40, '0123456789ABCDEF')}",
     "Key fingerprint = " + " ".join(rand(4, "0123456789ABCDEF") for _ in range(10)),
     f"fixed in commit {rand(40, '0123456789abcdef')}, see key rotation notes",
-    "the key is 3f2b9c1e-8a4d-4e6f-9b2c-7d1e5a3c9f80",
     "key = self._cache_key(request)",
     "The key file is /etc/ssl/private/server.key",
     "see ghp_" + rand(20) + " (too short)",
@@ -167,6 +253,21 @@ NOT_FOUND = [
     "-----BEGIN RSA PRIVATE KEY-----\nyour key here\n-----END RSA PRIVATE KEY-----",
     "eyJub3QiOiJhIGp3dCJ9." + b64url(b'{"sub":"1"}') + "." + rand(30),  # header without "alg"
     "password = getpass.getpass()",
+    # a hash on a line of a changelog is not a pasted token: only a whole message is
+    f"Hashes:\n    {rand(64, '0123456789abcdef')}\n    SHA3-256 for the tarball",
+    f"commit {rand(40, '0123456789abcdef')}\nAuthor: Jane Roe",
+    f"  * Add Jane Roe's key {rand(40, '0123456789ABCDEF')}\n    to the signing keys.",
+    "BH67BMAG0000129912345",  # an IBAN-shaped account number with a wrong check, not a token
+    "curl -u <user:password> https://test.example/endpoint",
+    "-----BEGIN PRIVATE KEY-----\nanything\n-----END PRIVATE KEY-----",
+    'cache_key = "user:{user_id}:profile"',
+    'bucket_key: "SalesResults-1.2"',
+    "upload.credentials.url=dev-lb1.api.example.com:5215",
+    f"export OP_SERVICE_ACCOUNT_TOKEN=ops_eyJ{rand(30)}...",
+    "secret_key: '${VAULT_PREFIX}:${SECRET_NAME}'",
+    "db_password = '%(db_password)s'",
+    "single-threaded",
+    "v2.14.3-rc1",
 ]
 
 
@@ -189,6 +290,9 @@ def test_not_found(inspector: Inspector, text: str) -> None:
         "abcd1234abcd1234abcd1234",
         "YOUR_API_KEY",
         "sk_live_...",
+        "${VAULT_PREFIX}:${SECRET_NAME}",
+        "%(db_password)s",
+        "{{ .Values.apiKey }}",
     ],
 )
 def test_placeholders(value: str) -> None:
@@ -197,6 +301,10 @@ def test_placeholders(value: str) -> None:
 
 def test_random_tokens_are_not_placeholders() -> None:
     assert not any(is_placeholder(rand(40)) for _ in range(200))
+
+
+def test_a_value_containing_template_characters_is_not_a_template() -> None:
+    assert not any(is_placeholder(symbols(30)) for _ in range(50))
 
 
 def test_jwt_header_must_be_json_with_alg() -> None:
