@@ -386,7 +386,7 @@ def _symbol_rich(v: str) -> bool:
 
 
 _VOWEL_RUN = re.compile(r"[a-z]{5,}")
-_IBAN_SHAPE = re.compile(r"^[A-Za-z]{2}\d{2}[A-Za-z0-9]{10,30}$")
+_IBAN_SHAPE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$")
 _LONG_DIGITS = re.compile(r"\d{8}")
 
 
@@ -504,11 +504,6 @@ def lone_token(value: str) -> bool:
     return random_looking(v, 16)
 
 
-def _armour_line(v: str) -> bool:
-    """A line of a base64 block (MIME part, PEM, PGP armour) rather than a pasted token."""
-    return len(v) in (60, 64, 72, 76) or "+" in v or "/" in v or v.endswith("=")
-
-
 @validator("lone_token_weak")
 def lone_token_weak(value: str) -> bool:
     """A line that is one generated value and nothing else, of a shape that is also used for ids
@@ -518,6 +513,8 @@ def lone_token_weak(value: str) -> bool:
     v = value.strip().strip("\"'`")
     if ":" in v:
         return _id_secret_pair(v)
+    if v.startswith("eyJ"):
+        return False  # a JWT or a part of one: the JWT rules decode it
     if not 14 <= len(v) <= 400 or is_placeholder(v) or lone_token(v):
         return False  # a mixed-case random token is LONE_TOKEN's, at medium confidence
     if _UUID.match(v):
@@ -528,15 +525,15 @@ def lone_token_weak(value: str) -> bool:
         return True
     if v.count(".") >= 2 or re.match(r"[A-Za-z]{2,10}[_-]", v) or re.search(r"-[a-z]{0,4}\d{0,2}$", v):
         return False  # dotted and provider-prefixed tokens, hex ids with a suffix: their own rules judge
-    if _armour_line(v):
+    if "+" in v or "/" in v or v.endswith("="):
         raw = _b64decode(v) if len(v) % 4 == 0 else None
         try:
             text = raw.decode("ascii") if raw is not None else ""
         except UnicodeDecodeError:
             return False
         return text.isprintable() and _id_secret_pair(text)  # base64 of user:password, pasted
-    if v.isalnum():
-        return generated_one_case(v)
+    if v.isalnum():  # a whole message: base64 line lengths (64, 76) do not matter here
+        return generated_one_case(v) or random_looking(v, 14)
     core = v.replace("_", "").replace("-", "")
     if not core.isalnum() or _identifier_like(v) or _wordy(v):
         return False
@@ -558,8 +555,10 @@ def weak_key_value(value: str) -> bool:
         return False
     if _UUID.match(v):
         return v[14] != "1"
+    if v.isdigit():  # a long numeric key: varied, no sequence
+        return 24 <= len(v) <= 64 and shannon_entropy(v) >= 2.8 and secret_value(v)
     if _HEX.match(v):  # gpg prints fingerprints and key ids in capitals; keys in hex are lower case
-        return 32 <= len(v) <= 64 and v.lower() == v and not v.isdigit() and secret_value(v)
+        return 32 <= len(v) <= 64 and v.lower() == v and secret_value(v)
     return _id_secret_pair(v)
 
 

@@ -132,7 +132,8 @@ def symbols(n: int) -> str:
     return rand(1, string.ascii_lowercase) + rand(n - 2, string.ascii_lowercase + "{}()[]$#>-_!*") + rand(1)
 
 
-LOWER = rand(20, string.ascii_lowercase + string.digits)
+LOWER_ALNUM = string.ascii_lowercase + string.digits
+LOWER = rand(20, LOWER_ALNUM)
 HEX24 = rand(24, "0123456789abcdef")
 NUMERIC = "".join(RNG.choice("123456789") for _ in range(18))
 SYMBOLS = symbols(30)
@@ -168,6 +169,8 @@ FOUND_GENERIC = [
     ("-----BEGIN PRIVATE KEY-----\nmangled when pasted from the vault\n-----END PRIVATE KEY-----", "mangled"),
     # a JWT that lost its signature part
     (f"cookie: {UNSIGNED_JWT}", UNSIGNED_JWT),
+    # a user:password pair told as the token
+    (f"Hey, can you try with this token? elastic:{CURL_PW}", CURL_PW),
 ]
 
 
@@ -186,6 +189,10 @@ LOW_ONLY = [
     (LOWER, None),
     (ID_SECRET, None),
     (f"deploy:{rand(12)}#{rand(3)}", None),
+    (f"ops@acme.example:{rand(12)}#{rand(3)}", None),
+    (f"{rand(8, LOWER_ALNUM)}_{rand(10, LOWER_ALNUM)}", None),
+    (rand(64), None),  # mixed case, the length of a base64 line: alone, still a token
+    (f"here is the key we use in prod: {''.join(RNG.choice('123456789') for _ in range(32))}", "key"),
     # the same shapes after a key/token cue in a sentence
     (f"the billing key for the staging account is {rand(32, '0123456789abcdef')} - keep it private", "key"),
     ("the key is 3f2b9c1e-8a4d-4e6f-9b2c-7d1e5a3c9f80", "key"),
@@ -268,6 +275,9 @@ NOT_FOUND = [
     "db_password = '%(db_password)s'",
     "single-threaded",
     "v2.14.3-rc1",
+    b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode()),  # a JWT header alone
+    "GB82WEST12345698765432",  # an account number as the whole message is not a token
+    f"Hi,\n\n{rand(32, '0123456789abcdef')}\n\nthanks",  # hex on a line: a hash as often as a key
 ]
 
 
