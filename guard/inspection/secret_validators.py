@@ -129,6 +129,9 @@ def _longest_run(value: str) -> int:
     return best
 
 
+_STUTTER = re.compile(r"(.{3,8})\1\1")
+
+
 def is_placeholder(value: str) -> bool:
     """A documentation example, a template slot, an environment reference or a typed-in dummy."""
     v = value.strip().strip("\"'`")
@@ -156,6 +159,9 @@ def is_placeholder(value: str) -> bool:
             return True
         if _has_sequence(body):
             return True
+        m = _STUTTER.search(body.lower())
+        if m is not None and len(set(m.group(1))) >= 3:
+            return True  # "abcd1234abcd1234abcd1234…--extra", "1234-1234-1234-": a unit typed over
         tail = body[len(body) * 2 // 5 :]
         if len(tail) >= 8 and (_repeats(tail) or _longest_run(tail) >= max(5, len(tail) // 3)):
             return True
@@ -365,9 +371,22 @@ def secret_value(value: str) -> bool:
         if len(v) >= 16 and (len(v) >= 32 or any(c.isalpha() for c in v)):
             return shannon_entropy(v.lower()) >= min(3.0, 2.6 + len(v) / 80) and _switch_ratio(v) >= 0.2
         return False
-    if _id_secret_pair(v) or _symbol_rich(v) or generated_one_case(v):
+    if _id_secret_pair(v) or _symbol_rich(v) or generated_one_case(v) or _joined_one_case(v):
         return True
     return random_looking(v, 12)
+
+
+_JOINED = re.compile(r"[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)+")
+
+
+def _joined_one_case(v: str) -> bool:
+    """Parts of one case joined by - _ . ("k3q9x-0mv7tz2pw81qh4"): a generated key with a
+    prefix or separators; package, host and file names are words and numbers, not drawn."""
+    return (
+        bool(_JOINED.fullmatch(v))
+        and not _identifier_like(v)
+        and generated_one_case(re.sub(r"[-_.]", "", v), 16)
+    )
 
 
 _FORMAT_FIELD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]+\}|%[sdr](?![A-Za-z0-9])|%\([A-Za-z_]")

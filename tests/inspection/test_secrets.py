@@ -134,6 +134,7 @@ def symbols(n: int) -> str:
 
 LOWER_ALNUM = string.ascii_lowercase + string.digits
 LOWER = rand(20, LOWER_ALNUM)
+PREFIXED = f"{rand(5, LOWER_ALNUM)}-{rand(24, LOWER_ALNUM)}"
 HEX24 = rand(24, "0123456789abcdef")
 NUMERIC = "".join(RNG.choice("123456789") for _ in range(18))
 SYMBOLS = symbols(30)
@@ -171,6 +172,9 @@ FOUND_GENERIC = [
     (f"cookie: {UNSIGNED_JWT}", UNSIGNED_JWT),
     # a user:password pair told as the token
     (f"Hey, can you try with this token? elastic:{CURL_PW}", CURL_PW),
+    # a one-case key with a prefix or separators, a bearer token on a continuation line
+    (f"Use {PREFIXED} as the API key in the config.", PREFIXED),
+    (f'curl https://api.internal/v1 -H "Authorization: Bearer \\\n  {BEARER}"', BEARER),
 ]
 
 
@@ -275,6 +279,7 @@ NOT_FOUND = [
     "db_password = '%(db_password)s'",
     "single-threaded",
     "v2.14.3-rc1",
+    "the token is linux-image-6.1.0-13-amd64 now",
     b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode()),  # a JWT header alone
     "GB82WEST12345698765432",  # an account number as the whole message is not a token
     f"Hi,\n\n{rand(32, '0123456789abcdef')}\n\nthanks",  # hex on a line: a hash as often as a key
@@ -303,6 +308,8 @@ def test_not_found(inspector: Inspector, text: str) -> None:
         "${VAULT_PREFIX}:${SECRET_NAME}",
         "%(db_password)s",
         "{{ .Values.apiKey }}",
+        "abcd1234abcd1234abcd1234ABCD1234ABCD1234--__extra",  # a unit typed over, then a suffix
+        "xoxp-1234-1234-1234-" + "".join(RNG.choice("0123456789abcdef") for _ in range(32)),
     ],
 )
 def test_placeholders(value: str) -> None:
