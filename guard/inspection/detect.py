@@ -16,6 +16,7 @@ from typing import Any
 
 import re2
 
+from guard.inspection.digit_runs import digit_profile, min_digit_streak, min_run_digits
 from guard.inspection.lone import LONE_LINE, lone_span
 from guard.inspection.person import name_ends_at
 from guard.inspection.registry import CHECKSUMS, ENGINES, REFINERS, REGEX_ENGINE, VALIDATORS, load_builtins
@@ -87,6 +88,11 @@ class CompiledDetector:
         self.patterns = [
             (re2.compile(src, re2_options()), p) for src, p in zip(self.sources, det.patterns, strict=True)
         ]
+        # Digits each pattern needs in one digit run and in one unbroken streak (0: not known);
+        # a pattern is tried only when the text has both (see digit_runs).
+        self.run_digits = [(min_run_digits(src), min_digit_streak(src)) for src in self.sources]
+        self.min_run = min((r for r, _ in self.run_digits), default=0)
+        self.min_streak = min((k for _, k in self.run_digits), default=0)
         load_builtins()
         self.validator = VALIDATORS[det.validator] if det.validator else None
         # A checksum-valid value is never dropped for its context, only given a lower confidence.
@@ -161,8 +167,10 @@ class CompiledDetector:
         tables: TableContext,
         present: tuple[set[str], set[str]],
         only: set[int] | None = None,
+        digits: tuple[int, int] = (1 << 30, 1 << 30),
     ) -> Iterator[Candidate]:
-        """Candidates from this detector's patterns (`only`: indices known to match somewhere).
+        """Candidates from this detector's patterns (`only`: indices known to match somewhere;
+        `digits`: the text's `digit_profile`).
 
         Matching runs on `btext`, the text with every non-ASCII character replaced by one
         `?` byte, so byte offsets are character offsets and RE2 needs no conversion.
@@ -173,6 +181,9 @@ class CompiledDetector:
         for index, (compiled, pattern) in enumerate(self.patterns):
             if only is not None and index not in only:
                 continue
+            need_run, need_streak = self.run_digits[index]
+            if need_run > digits[0] or need_streak > digits[1]:
+                continue  # no digit run in the text is long enough for this pattern
             if pattern.literals and self._pattern_literals[index].isdisjoint(
                 present[1] if det.case_insensitive else present[0]
             ):
@@ -575,6 +586,7 @@ class DetectionEngine:
         tables = TableContext(text)
         wanted = self._matching_patterns(btext)
         present = self._present_literals(btext, low.encode("ascii", "replace"))
+        digits = digit_profile(btext)
         found: list[Candidate] = []
         woken = self._woken(present)
         lone = bool(self._lone) and (tables.has_table or LONE_LINE.search(btext) is not None)
@@ -585,10 +597,15 @@ class DetectionEngine:
             lone_here = lone and cd.lone is not None
             if cd.custom is not None:
                 found.extend(cd.custom(cd, text, low, tables))
-            elif not cd.might_match(present, lone_here) or not (lone_here or cd.cue_possible(low, tables)):
+            elif (
+                cd.min_run > digits[0]
+                or cd.min_streak > digits[1]
+                or not cd.might_match(present, lone_here)
+                or not (lone_here or cd.cue_possible(low, tables))
+            ):
                 continue
             elif wanted is None:
-                found.extend(cd.candidates(text, btext, low, tables, present))
+                found.extend(cd.candidates(text, btext, low, tables, present, None, digits))
             elif di in wanted:
-                found.extend(cd.candidates(text, btext, low, tables, present, wanted[di]))
+                found.extend(cd.candidates(text, btext, low, tables, present, wanted[di], digits))
         return resolve_overlaps(found)
