@@ -213,9 +213,7 @@ class CompiledDetector:
                     self.context is not None
                     and det.require_context
                     and not self._cue_near(low, s, e, tables, text)
-                    and not (
-                        self.lone is not None and pattern.name in self.lone and lone_span(text, s, e, tables)
-                    )
+                    and not (self.lone is not None and pattern.name in self.lone)  # each value is checked
                 ):
                     continue
                 last_end = None

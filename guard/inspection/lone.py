@@ -22,10 +22,11 @@ _OPEN = frozenset("\"'`")
 _CLOSE = frozenset("\"'`")
 _TAIL = frozenset(" \t\r")
 
-#: A line that could hold a lone value (letters, digits and number separators, with a digit):
-#: texts without one skip the detectors that only a lone value wakes.
+#: A line that could hold a lone value (one token with a digit, or digit groups): texts without
+#: one skip the detectors that only a lone value wakes.
 LONE_LINE = re2.compile(
-    rb"(?m)^[ \t>]*(?:[-*] )?[\"'`]?[A-Za-z0-9 ./-]{0,40}[0-9][A-Za-z0-9 ./-]{0,40}[\"'`]?[ \t\r]*$"
+    rb"(?m)^[ \t>]*(?:[-*] )?[\"'`]?(?:[A-Za-z]{0,3}[0-9][A-Za-z0-9]{4,40}|[0-9][0-9 ./-]{5,40}[0-9])"
+    rb"[\"'`]?[ \t\r]*$"
 )
 
 

@@ -198,6 +198,10 @@ class PhoneFinder:
             if s < 0:
                 break
             pos = e
+            if tables.has_table and b"\t" in btext[s:e]:
+                # In a tab-separated table a tab ends a cell: the number is the cell's part.
+                cut = btext.index(b"\t", s, e)
+                pos, e = cut, len(text[s:cut].rstrip()) + s
             raw = text[s:e]
             if s < taken or _shape(raw) is None:
                 continue
@@ -205,10 +209,11 @@ class PhoneFinder:
             if glued is None or (glued and _shape(raw) == "plain"):
                 continue  # "abc1234567890", "A1B415-555-0132": an identifier, not a phone number
             nanp = _nanp_shaped(raw)
-            if (nanp and glued) or (not nanp and _country_code(raw) is not None):
+            code = None if nanp else _country_code(raw)
+            if (nanp and glued) or code is not None:
                 # Glued to a word, or with a country code written "44-...": the matcher cannot
                 # read these where they stand.
-                found = self._whole(cd, text, low, tables, s, e, glued)
+                found = self._whole(cd, text, low, tables, s, e, glued, code)
                 if found is not None:
                     taken = e
                     yield found
@@ -228,7 +233,15 @@ class PhoneFinder:
                     break
 
     def _whole(
-        self, cd: CompiledDetector, text: str, low: str, tables: TableContext, s: int, e: int, glued: bool
+        self,
+        cd: CompiledDetector,
+        text: str,
+        low: str,
+        tables: TableContext,
+        s: int,
+        e: int,
+        glued: bool,
+        code: int | None,
     ) -> Candidate | None:
         """A run the matcher cannot read where it stands (glued to a word, or a country code
         without "+"), when libphonenumber validates the whole number: a NANP number in the US plan,
@@ -237,7 +250,6 @@ class PhoneFinder:
 
         raw = text[s:e]
         digits = "".join(c for c in raw if c.isdigit())
-        code = _country_code(raw)
         try:
             number = phonenumbers.parse("+" + digits if code is not None else digits, None if code else "US")
         except phonenumbers.NumberParseException:

@@ -6,8 +6,14 @@ rules); none is copied from anywhere. Each record holds one text, its labelled s
 - positives in seven languages (en, de, fr, es, it, pt, nl), bare values, sentences, tables
   with and without a header (tab, pipe, CSV), JSON, YAML, log lines, bulleted lists, several
   values on one line or one per line, and every separator people put inside a number;
+- lone values: a routing number, an airline (UATP) card, a passport or a mobile number that is
+  the whole message, alone on a line of a mail, a quoted or bulleted line or a cell of a table
+  without a header; phone numbers glued to the word before them or with a dashed country code;
 - hard negatives: order and tracking numbers, versions, dates, CVE ids, PGP fingerprints,
-  UUIDs, prices, timestamps, phone numbers and look-alikes that fail their checksum.
+  UUIDs, prices, timestamps, phone numbers and look-alikes that fail their checksum; lines that
+  stand alone but are no value (a version, a date, a port, a labelled bug number, a reference in
+  brackets) and values that are not alone (in a sentence, labelled on the line before, under a
+  table header).
 
     python tests/corpus/gen_personal.py > /tmp/personal.jsonl   # to look at it
 """
@@ -21,6 +27,8 @@ import string
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import phonenumbers
 
 from guard.testing import luhn_complete
 
@@ -111,6 +119,87 @@ def aba(rng: random.Random) -> str:
     d = [int(c) for c in body]
     partial = 3 * (d[0] + d[3] + d[6]) + 7 * (d[1] + d[4] + d[7]) + (d[2] + d[5])
     return body + str((10 - partial % 10) % 10)
+
+
+def uatp(rng: random.Random) -> str:
+    """An airline (UATP) card: issuer digit 1, 15 digits, Luhn."""
+    return luhn_complete("1" + "".join(rng.choice(string.digits) for _ in range(13)))
+
+
+_PASSPORT_SHAPES = (
+    # (letters, digits) per position, from each issuer's documented structure
+    "ADDDDDDDD",  # US next generation, MX, CN E-series
+    "CDDDDDDDD",  # DE: a letter of CFGHJKLMNPRTVWXYZ then digits
+    "AADDDDDDD",  # UK, IT, JP, AU
+    "AADDDDDD",  # CA, BR
+    "AAADDDDDD",  # ES
+    "DDAADDDDD",  # FR
+    "ADDDADDDD",  # KR since 2021
+    "ADDDDDDD",  # IN
+)
+
+
+def passport(rng: random.Random) -> str:
+    shape = rng.choice(_PASSPORT_SHAPES)
+    out = []
+    for ch in shape:
+        if ch == "D":
+            out.append(rng.choice(string.digits))
+        elif ch == "C":
+            out.append(rng.choice("CFGHJKLMNPRTVWXYZ"))
+        else:
+            out.append(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ"))
+    value = "".join(out)
+    if shape.startswith("ADDDA"):
+        value = rng.choice("MRSOD") + value[1:]
+    return value.lower() if rng.random() < 0.2 else value
+
+
+_MOBILE_REGIONS = ("GB", "TR", "IN", "PH", "DE", "FR", "IT", "NL", "PL", "BR", "MX", "AU", "ZA", "KR")
+
+
+def mobile(rng: random.Random, region: str) -> phonenumbers.PhoneNumber:
+    """A valid mobile number of `region`: libphonenumber's example with its last digits redrawn."""
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    assert example is not None
+    nsn = phonenumbers.national_significant_number(example)
+    while True:
+        drawn = nsn[:-4] + "".join(rng.choice(string.digits) for _ in range(4))
+        number = phonenumbers.parse("+" + str(example.country_code) + drawn)
+        if phonenumbers.is_valid_number(number):
+            return number
+
+
+def mobile_plain(rng: random.Random) -> str:
+    """A mobile number as dialled at home without its trunk prefix, at 10-13 digits."""
+    while True:
+        nsn = phonenumbers.national_significant_number(mobile(rng, rng.choice(_MOBILE_REGIONS)))
+        if 10 <= len(nsn) <= 13:
+            return nsn
+
+
+def mobile_plain_foreign(rng: random.Random) -> str:
+    """A plain mobile number that does not also read as a North American one (PHONE_NANP reports
+    ten plain digits in the NANP structure anywhere)."""
+    while True:
+        value = mobile_plain(rng)
+        national = value[1:] if len(value) == 11 and value[0] == "1" else value
+        if len(national) != 10 or national[0] in "01" or national[3] in "01":
+            return value
+
+
+def nanp_dashed(rng: random.Random) -> str:
+    while True:
+        digits = f"{rng.randint(201, 989)}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}"
+        if phonenumbers.is_valid_number(phonenumbers.parse(digits, "US")):
+            return f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
+
+
+def cc_dashed(rng: random.Random) -> str:
+    """ "44-7400-123456": an international number written without "+", its groups joined by dashes."""
+    number = mobile(rng, rng.choice(_MOBILE_REGIONS))
+    written = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return written.lstrip("+").replace(" ", "-")
 
 
 def account(rng: random.Random) -> str:
@@ -311,6 +400,67 @@ def positives(rng: random.Random, per_type: int) -> list[Record]:
     return out
 
 
+#: Types reported when alone on their line or cell, with how to draw one.
+LONE: dict[str, Callable[[random.Random], str]] = {
+    "ABA_ROUTING": aba,
+    "CREDIT_CARD": uatp,
+    "PASSPORT": passport,
+    "PHONE": mobile_plain,
+}
+LONE_LAYOUTS = ("message", "mail-line", "quoted", "bullet", "cell")
+
+
+def lone_values(rng: random.Random, per_type: int) -> list[Record]:
+    """Values with nothing around them: the whole message, a line of a mail, a cell."""
+    out: list[Record] = []
+    for typ, draw in LONE.items():
+        for i in range(per_type):
+            value = draw(rng)
+            layout = LONE_LAYOUTS[i % len(LONE_LAYOUTS)]
+            if layout == "message":
+                parts: list[tuple[str, str | None]] = [(rng.choice(["", " ", "\n"]), None), (value, typ)]
+            elif layout == "mail-line":
+                opener = rng.choice(["Hi Sam,\n\nhere you go:\n\n", "Bonjour,\nvoici :\n", "Hallo,\n\n"])
+                parts = [(opener, None), (value, typ), ("\n\nBest,\nAlex", None)]
+            elif layout == "quoted":
+                parts = [
+                    ("> > Can you send it again?\n> ", None),
+                    (value, typ),
+                    ("\n\nGot it, thanks.", None),
+                ]
+            elif layout == "bullet":
+                parts = [
+                    ("Both of them:\n- ", None),
+                    (value, typ),
+                    ("\n- ", None),
+                    (draw(rng), typ),
+                    ("\n", None),
+                ]
+            else:  # a pasted table without a header
+                parts = []
+                for name in ("Ana Ruiz", "Tom Berg"):
+                    parts += [(f"{name}\t", None), (value, typ), (f"\t{rng.randint(1, 28)} Nov\n", None)]
+                    value = draw(rng)
+            rec = _join(parts)
+            rec.kind = f"positive/lone-{typ}"
+            out.append(rec)
+    for _ in range(per_type):  # a missing space, a country code without "+"
+        value = nanp_dashed(rng)
+        word = rng.choice(["is", "at", "on", "number", "Tel", "call"])
+        rec = _join(
+            [(f"My direct line {word}", None), (value, "PHONE"), (rng.choice([".", " after 9.", ""]), None)]
+        )
+        rec.kind = "positive/glued-phone"
+        out.append(rec)
+        value = cc_dashed(rng)
+        rec = _join(
+            [(rng.choice(["reach me on ", "mobile ", "whatsapp: ", "My cell is "]), None), (value, "PHONE")]
+        )
+        rec.kind = "positive/cc-dash-phone"
+        out.append(rec)
+    return out
+
+
 def _uuid(rng: random.Random) -> str:
     h = "".join(rng.choice("0123456789abcdef") for _ in range(32))
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
@@ -349,6 +499,32 @@ def negatives(rng: random.Random, per_kind: int) -> list[Record]:
         "numbers-table": lambda: "\n".join(
             "\t".join(str(rng.randint(1000, 9999)) for _ in range(5)) for _ in range(3)
         ),
+        # Lines that stand alone but hold no value, and values that do not stand alone.
+        "lone-version": lambda: f"{rng.randint(1, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 99)}",
+        "lone-date": lambda: rng.choice(
+            [dob(rng).isoformat(), dob(rng).strftime("%Y%m%d"), dob(rng).strftime("%d.%m.%Y")]
+        ),
+        "lone-port": lambda: f"Listening on:\n{rng.choice([80, 443, 8080, 8443, 5432, 25, 587, 6379])}",
+        "lone-labelled-bug": lambda: (
+            rng.choice(["Closes: #", "LP: #", "Bug #", "bug "]) + str(rng.randint(10**5, 10**7))
+        ),
+        "lone-labelled-number": lambda: f"{rng.choice(['Order', 'Ticket', 'Invoice', 'Case'])}:\n{aba(rng)}",
+        "lone-hash": lambda: f"#{aba(rng)}",
+        "lone-grouped-digits": lambda: "Inputs:\n\t" + group(aba(rng), [3, 3, 3], " "),
+        "lone-bracket-ref": lambda: f"  ({rng.choice(['PR', 'BZ', 'GH'])}{rng.randint(10**5, 10**6 - 1)})",
+        "lone-cve": lambda: f"CVE-{rng.randint(2010, 2026)}-{rng.randint(1000, 99999)}",
+        "lone-in-sentence": lambda: f"We imported {aba(rng)} rows and {uatp(rng)} bytes last night.",
+        "lone-under-header": lambda: "id\tstatus\n" + "\n".join(f"{aba(rng)}\tok" for _ in range(3)),
+        # Digits glued to letters or inside a sentence are no phone number (test_not_a_phone).
+        "not-a-phone-glued-plain": lambda: (
+            f"part {rng.choice(['abc', 'x', 'SKU', 'rev'])}{mobile_plain(rng)} restocked"
+        ),
+        "not-a-phone-identifier": lambda: f"build A{rng.randint(1, 9)}B{nanp_dashed(rng)} failed",
+        "not-a-phone-in-sentence": lambda: f"we shipped {mobile_plain_foreign(rng)} units this year",
+        "not-a-phone-labelled": lambda: (
+            f"{rng.choice(['Order', 'Invoice', 'Tracking'])}:\n{mobile_plain(rng)}"
+        ),
+        "lone-amount": lambda: f"{rng.randint(100, 99999)}.{rng.randint(0, 99):02d} EUR",
     }
     out = []
     for kind, make in makers.items():
@@ -359,7 +535,7 @@ def negatives(rng: random.Random, per_kind: int) -> list[Record]:
 
 def records(seed: int = 1, per_type: int = 40) -> list[Record]:
     rng = random.Random(seed)
-    recs = positives(rng, per_type) + negatives(rng, per_type)
+    recs = positives(rng, per_type) + lone_values(rng, per_type) + negatives(rng, per_type)
     # A bad IBAN may, by chance, still pass mod-97 after the change: drop such a record.
     return [r for r in recs if not (r.kind == "negative/bad-iban" and _iban_ok(r.text))]
 

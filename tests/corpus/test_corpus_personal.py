@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from gen_personal import CUES, STRUCTURED, records
+from gen_personal import CUES, LONE, STRUCTURED, records
 
 from guard.config import load_settings
 from guard.inspection import Inspector
@@ -35,6 +35,10 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Counter[str]]:
                     totals[key] += 1
                     hits[key] += found
         else:
+            if r.kind.startswith("negative/not-a-phone"):
+                totals[r.kind] += 1
+                hits[r.kind] += any(f.type == "PHONE" for f in findings)
+                continue
             flagged = [f for f in findings if f.type in SENSITIVE]
             totals["negative"] += 1
             hits["negative"] += bool(flagged)
@@ -51,12 +55,12 @@ def _rate(scored: dict[str, Counter[str]], key: str) -> float:
 
 @pytest.mark.parametrize("typ", sorted(CUES))
 def test_recall_per_type(scored: dict[str, Counter[str]], typ: str) -> None:
-    assert _rate(scored, typ) >= 0.97, typ
+    assert _rate(scored, typ) >= 0.99, typ
 
 
 @pytest.mark.parametrize("lang", ["en", "de", "fr", "es", "it", "pt", "nl"])
 def test_cues_in_every_language(scored: dict[str, Counter[str]], lang: str) -> None:
-    assert _rate(scored, f"positive/cued-{lang}") >= 0.95, lang
+    assert _rate(scored, f"positive/cued-{lang}") >= 0.98, lang
 
 
 @pytest.mark.parametrize(
@@ -65,7 +69,7 @@ def test_cues_in_every_language(scored: dict[str, Counter[str]], lang: str) -> N
     + [f"multi-{s}" for s in ("lines", "bullets", "one-line", "table", "table-header", "pipes")],
 )
 def test_layouts(scored: dict[str, Counter[str]], layout: str) -> None:
-    assert _rate(scored, f"positive/{layout}") >= 0.95, layout
+    assert _rate(scored, f"positive/{layout}") >= 0.97, layout
 
 
 def test_structured_types_need_no_cue() -> None:
@@ -79,3 +83,14 @@ def test_hard_negatives_stay_quiet(scored: dict[str, Counter[str]]) -> None:
         k: v for k, v in scored["hits"].items() if k.startswith("negative/") and v
     }
     assert scored["hits"]["negative/medium+"] / n <= 0.005
+
+
+@pytest.mark.parametrize("kind", [f"lone-{typ}" for typ in sorted(LONE)] + ["glued-phone", "cc-dash-phone"])
+def test_lone_and_glued_values(scored: dict[str, Counter[str]], kind: str) -> None:
+    """Alone on their line or cell (no cue), glued to the word before, a dashed country code."""
+    assert _rate(scored, f"positive/{kind}") >= 0.98, kind
+
+
+@pytest.mark.parametrize("kind", ["glued-plain", "identifier", "in-sentence", "labelled"])
+def test_not_a_phone(scored: dict[str, Counter[str]], kind: str) -> None:
+    assert _rate(scored, f"negative/not-a-phone-{kind}") == 0.0, kind

@@ -66,10 +66,12 @@ def test_a_routing_number_alone_is_low(inspector: Inspector, aba: str, layout: s
         "name\tid\tstatus\nJane\t{v}\tok\nJo\t{v}\tok",  # under a header that is no routing cue
         "{v}.5",  # a number with decimals
         "CVE-2026-{v}",
+        "for inputs:\n\t{g}\n",  # grouped digits alone: a routing number is printed as one run
     ],
 )
 def test_a_routing_number_not_alone_needs_its_cue(inspector: Inspector, layout: str) -> None:
-    text = layout.format(v=ABAS[0])
+    v = ABAS[0]
+    text = layout.format(v=v, g=f"{v[:3]} {v[3:6]} {v[6:]}")
     assert _found(inspector, text, "ABA_ROUTING") == []
 
 
