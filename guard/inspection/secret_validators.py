@@ -559,6 +559,27 @@ def lone_token_weak(value: str) -> bool:
     return generated_one_case(core, 20) or random_looking(v, 16)
 
 
+_CODE_WORD = re.compile(r"[A-Z]{2,}(?![a-z])|[A-Z]?[a-z]+|[A-Z]")
+
+
+def _code_identifier(v: str) -> bool:
+    """A name from source code ("TIFFReadDirEntryCheckRangeSlong8", "fbCompositeSrc_x888x0565neon",
+    "V4L2_PIX_FMT_MPEG2_SLICE"): pronounceable words or short acronyms cover much of it."""
+    covered = sum(
+        len(w)
+        for w in _CODE_WORD.findall(v)
+        if len(w) >= 3 and (_pronounceable(w.lower()) or (w.isupper() and len(w) <= 5))
+    )
+    return covered * 5 >= len(v) * 2 or v.count("_") >= 2
+
+
+@validator("inline_token")
+def inline_token(value: str) -> bool:
+    """A generated token inside running text, with no cue: mixed at random like a lone token,
+    and not a name from source code, which changelogs and support mail are full of."""
+    return lone_token(value) and not _code_identifier(value)
+
+
 @validator("pair_password")
 def pair_password(value: str) -> bool:
     """The password of an e-mail:password line (the e-mail itself is reported as contact data)."""

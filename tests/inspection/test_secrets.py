@@ -175,6 +175,8 @@ FOUND_GENERIC = [
     # a one-case key with a prefix or separators, a bearer token on a continuation line
     (f"Use {PREFIXED} as the API key in the config.", PREFIXED),
     (f'curl https://api.internal/v1 -H "Authorization: Bearer \\\n  {BEARER}"', BEARER),
+    # a generated token in running text with no cue at all
+    (f"Can you rotate this one? {BEARER} leaked in the build log.", BEARER),
 ]
 
 
@@ -280,6 +282,11 @@ NOT_FOUND = [
     "single-threaded",
     "v2.14.3-rc1",
     "the token is linux-image-6.1.0-13-amd64 now",
+    # names from source code in a changelog are not tokens
+    "\t* libtiff/tif_dirread.c (TIFFReadDirEntryCheckRangeSlongSlong8): Change the test.",
+    "    Replace fbCompositeSrc_x888x0565neon with a generic path",
+    "Unencrypted and encrypted (pbeWithSHAAnd3-KeyTripleDES-CBC and others) keys.",
+    f"rookTable = {rand(40)}",  # a random value assigned to a name that is not a secret's
     b64url(json.dumps({"alg": "RS256", "typ": "JWT"}).encode()),  # a JWT header alone
     "GB82WEST12345698765432",  # an account number as the whole message is not a token
     f"Hi,\n\n{rand(32, '0123456789abcdef')}\n\nthanks",  # hex on a line: a hash as often as a key
