@@ -82,8 +82,24 @@ TEAMS_WORKFLOW = (
     f"&sv=1.0&sig={rand(43, URLSAFE)}"
 )
 
+B64 = ALNUM + "+/"
+
+
+def azure_key(before: int, signature: str, after: str) -> str:
+    """A key in Microsoft's identifiable format: random base64, a fixed signature, random again."""
+    return rand(before, B64) + signature + after
+
+
 # (value, detector): found bare and in a sentence
 DISTINCTIVE = [
+    (azure_key(76, "+ASt", rand(5, B64) + "Q=="), "AZURE_IDENTIFIABLE_KEY"),
+    (azure_key(76, "ACDb", rand(5, B64) + "w=="), "AZURE_IDENTIFIABLE_KEY"),
+    (azure_key(33, "+ASb", "C" + rand(5, B64) + "="), "AZURE_IDENTIFIABLE_KEY"),
+    (azure_key(33, "AzCa", "P" + rand(5, B64) + "="), "AZURE_IDENTIFIABLE_KEY"),
+    (rand(44, URLSAFE) + "AzFu" + rand(5, URLSAFE) + "A==", "AZURE_IDENTIFIABLE_KEY"),
+    (rand(42) + "AzSeB" + rand(5), "AZURE_IDENTIFIABLE_KEY"),
+    (azure_key(42, "+ACR", "A" + rand(5, B64)), "AZURE_IDENTIFIABLE_KEY"),
+    (rand(52) + "JQQJ99" + RNG.choice(ALNUM) + "C" + rand(16) + "x" + rand(7), "AZURE_IDENTIFIABLE_KEY"),
     *((v, "GITLAB_TOKEN") for v in GITLAB),
     ("xoxb-" + rand(11, string.digits) + "-" + rand(24, ALNUM), "SLACK_TOKEN"),
     ("xoxp-" + "-".join(rand(6, string.digits) for _ in range(3)) + "-" + rand(32, HEX), "SLACK_TOKEN"),
@@ -183,6 +199,8 @@ NOT_FOUND = [
     f"background: url(/assets/media/video_box.ico-{rand(32, HEX)}.png)",
     # a commit in a Bitbucket URL is not a Bitbucket secret
     f"fixed in https://bitbucket.org/team/repo/commits/{rand(40, HEX)}#comment-12",
+    # an Azure signature inside a longer base64 run is not a key of that service
+    "MIIB" + rand(40, B64) + "+ASb" + "C" + rand(5, B64) + "=",
     # weak formats with no cue
     rand(64, HEX),
     f"{rand(8, HEX)}:{rand(8, HEX)}",
