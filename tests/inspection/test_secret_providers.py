@@ -92,6 +92,13 @@ def azure_key(before: int, signature: str, after: str) -> str:
 
 # (value, detector): found bare and in a sentence
 DISTINCTIVE = [
+    (f"https://oapi.dingtalk.com/robot/send?access_token={rand(64, HEX)}", "CHAT_WEBHOOK_ASIA"),
+    (f"https://open.feishu.cn/open-apis/bot/v2/hook/{guid()}", "CHAT_WEBHOOK_ASIA"),
+    (f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={guid()}", "CHAT_WEBHOOK_ASIA"),
+    (f"https://maker.ifttt.com/trigger/door_open/with/key/{rand(22, URLSAFE)}", "AUTOMATION_WEBHOOK"),
+    (f"https://hook.eu1.make.com/{rand(32, LOWER_ALNUM)}", "AUTOMATION_WEBHOOK"),
+    (f"1000.{rand(32, HEX)}.{rand(32, HEX)}", "ZOHO_OAUTH_TOKEN"),
+    (f"0.{guid()}.{rand(30)}:{rand(22, B64)}==", "BITWARDEN_ACCESS_TOKEN"),
     (azure_key(76, "+ASt", rand(5, B64) + "Q=="), "AZURE_IDENTIFIABLE_KEY"),
     (azure_key(76, "ACDb", rand(5, B64) + "w=="), "AZURE_IDENTIFIABLE_KEY"),
     (azure_key(33, "+ASb", "C" + rand(5, B64) + "="), "AZURE_IDENTIFIABLE_KEY"),
@@ -169,6 +176,7 @@ CUED = [
     (f'BUNDLE_GEMS__CONTRIBSYS__COMToken = "{rand(8, HEX)}:{rand(8, HEX)}"', "CONTRIBSYS_LICENSE"),
     (f"gitlabCookie = _gitlab_session={rand(32, LOWER_ALNUM)}", "GITLAB_SESSION_COOKIE"),
     (f"sourcegraph: {rand(40, HEX + 'ABCDEF')}", "SOURCEGRAPH_TOKEN_LEGACY"),
+    (f"const pipedriveApiToken = '{rand(40, HEX)}';", "PIPEDRIVE_API_TOKEN"),
     (f"adafruitIoKey = {rand(32, LOWER_ALNUM + '-')}", "ADAFRUIT_IO_KEY_LEGACY"),
     (f"the linear client secret is {rand(32, HEX)}", "LINEAR_CLIENT_SECRET"),
 ]
@@ -201,6 +209,9 @@ NOT_FOUND = [
     f"fixed in https://bitbucket.org/team/repo/commits/{rand(40, HEX)}#comment-12",
     # an Azure signature inside a longer base64 run is not a key of that service
     "MIIB" + rand(40, B64) + "+ASb" + "C" + rand(5, B64) + "=",
+    # a version number is not a Zoho token, a webhook URL with a placeholder is not a secret
+    "release 1000.2 of the driver",
+    "https://oapi.dingtalk.com/robot/send?access_token=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
     # weak formats with no cue
     rand(64, HEX),
     f"{rand(8, HEX)}:{rand(8, HEX)}",
