@@ -8,6 +8,7 @@ validator never decides confidence: structure and cue words do that in the rule 
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from collections.abc import Callable
 from types import ModuleType
@@ -85,7 +86,6 @@ _STDNUM_TYPES: tuple[tuple[str, ModuleType, str], ...] = (
     ("nid_es_nie", _es_nie, r"[XYZ]\d{7}[A-Z]"),
     ("nid_it_fiscal_code", _it_cf, _IT_CF),
     ("nid_nl_bsn", _nl_bsn, r"\d{9}"),
-    ("nid_pl_pesel", _pl_pesel, r"\d{11}"),
     ("nid_no_fodselsnummer", _no_fnr, r"\d{11}"),
     ("nid_dk_cpr", _dk_cpr, r"[0-3]\d[01]\d{7}"),
     ("nid_in_aadhaar", _in_aadhaar, r"[2-9]\d{11}"),
@@ -102,6 +102,16 @@ _STDNUM_TYPES: tuple[tuple[str, ModuleType, str], ...] = (
 )
 for _name, _module, _shape in _STDNUM_TYPES:
     _by_stdnum(_name, _module, _shape)
+
+
+@validator("nid_pl_pesel")
+def pl_pesel(value: str) -> bool:
+    """PESEL: 11 digits, the birth date (century in the month) and the check digit; a date after
+    today is no person's number (stdnum checks that for the Norwegian number, not for this one)."""
+    v = compact(value)
+    if re.fullmatch(r"\d{11}", v) is None or not _not_placeholder(v) or not _stdnum(_pl_pesel, v):
+        return False
+    return bool(_pl_pesel.get_birth_date(v) <= _dt.date.today())
 
 
 @validator("nid_es_nif")

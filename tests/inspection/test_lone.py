@@ -5,6 +5,7 @@ inside a sentence, after a label, under a table header or in brackets it is not 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -142,3 +143,53 @@ def test_lone_patterns_must_name_patterns_of_the_rule(tmp_path: pytest.TempPathF
     )
     with pytest.raises(RuleError, match=r"lone\.patterns"):
         load_detectors([pack])
+
+
+def _pesel(rng: random.Random) -> str:
+    from stdnum.pl import pesel
+
+    born = f"{rng.randint(40, 99):02d}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+    body = born + f"{rng.randint(0, 9999):04d}"
+    return body + pesel.calc_check_digit(body)
+
+
+def _tckn(rng: random.Random) -> str:
+    from stdnum.tr import tckimlik
+
+    body = str(rng.randint(1, 9)) + "".join(rng.choice("0123456789") for _ in range(8))
+    return body + tckimlik.calc_check_digits(body)
+
+
+def _fodselsnummer(rng: random.Random) -> str:
+    from stdnum.no import fodselsnummer
+
+    while True:
+        born = f"{rng.randint(1, 28):02d}{rng.randint(1, 12):02d}{rng.randint(40, 99):02d}"
+        body = born + f"{rng.randint(0, 499):03d}"
+        body += fodselsnummer.calc_check_digit1(body)
+        number = body + fodselsnummer.calc_check_digit2(body)
+        if "10" not in number[-2:] and fodselsnummer.is_valid(number):
+            return number
+
+
+@pytest.mark.parametrize(
+    ("typ", "draw"), [("PL_PESEL", _pesel), ("TR_TCKN", _tckn), ("NO_FODSELSNUMMER", _fodselsnummer)]
+)
+def test_a_national_id_with_two_checks_alone_is_low(
+    inspector: Inspector, typ: str, draw: Callable[[random.Random], str]
+) -> None:
+    """Eleven digits whose birth date and check digits hold (or two check digits): alone on its
+    line, reported at low; in a sentence, the cue is still needed."""
+    rng = random.Random(typ)
+    for _ in range(5):
+        value = draw(rng)
+        assert (value, "low") in _found(inspector, f"  {value}\n", typ)
+        assert _found(inspector, f"we counted {value} events", typ) == []
+
+
+def test_a_pesel_born_in_the_future_is_no_pesel(inspector: Inspector) -> None:
+    from stdnum.pl import pesel
+
+    body = "0949" + "12" + "3456"  # month 49: born in 2109
+    value = body + pesel.calc_check_digit(body)
+    assert _found(inspector, value, "PL_PESEL") == []
