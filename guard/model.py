@@ -126,6 +126,9 @@ class Segment:
     # text | html | markup | attachment | header | address | trace | decoded | joined | unscannable
     # (extract.py says what each holds; address and trace name the correspondents and the route)
     kind: str = "text"
+    # The name a machine-written header gives its value (X-Request-Id): read with the value, so an id
+    # under its own label is not taken for a lone pasted value and X-Api-Key cues what follows.
+    label: str = ""
     # A segment derived from another (base64 decoded from it): where it sits in its parent.
     parent: int | None = None
     parent_start: int = 0

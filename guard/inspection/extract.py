@@ -80,7 +80,7 @@ class Extraction:
     deadline: float = float("inf")
     ocr_budget: OcrBudget | None = None  # this message's OCR time, started at its first image
 
-    def add(self, text: str, source: str, kind: str, limits: Limits) -> None:
+    def add(self, text: str, source: str, kind: str, limits: Limits, label: str = "") -> None:
         if not text:
             return
         if self.chars + len(text) > limits.max_chars:
@@ -89,7 +89,7 @@ class Extraction:
             if not text:
                 return
         self.chars += len(text)
-        self.segments.append(Segment(text=text, source=source, kind=kind))
+        self.segments.append(Segment(text=text, source=source, kind=kind, label=label))
 
     def spend(self, n: int, what: str) -> None:
         if n > self.budget:
@@ -120,6 +120,11 @@ _SINGLE_HEADERS = 40  # headers inspected one segment each; the rest grouped by 
 _REPORT_TYPES = frozenset(
     {"message/delivery-status", "text/rfc822-headers", "message/disposition-notification"}
 )
+
+
+# Headers whose value a person writes as text, not as a value for the header's name: their name is
+# no label (a Subject that is only an account number is the number alone).
+_PROSE_HEADERS = frozenset({"subject", "thread-topic", "comments", "keywords", "content-description"})
 
 
 def header_kind(name: str) -> str:
@@ -248,7 +253,8 @@ class Extractor:
                 continue
             kind = "trace" if report else header_kind(name)  # a delivery report's fields trace too
             if kind == "header" and index < _SINGLE_HEADERS:
-                ex.add(text, f"{prefix}header {name}", kind, self.limits)
+                label = "" if name.lower() in _PROSE_HEADERS else name
+                ex.add(text, f"{prefix}header {name}", kind, self.limits, label)
                 continue
             names, lines = grouped.setdefault(kind, ([], []))
             if name not in names:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 import time
@@ -167,6 +168,19 @@ class Inspector:
         """Findings in one text, offsets into `text` as given."""
         return [self._finding(text, s, e, c, segment) for s, e, c in self._candidates(text)]
 
+    def _scan_segment(self, seg: Segment, index: int) -> list[Finding]:
+        """A labelled segment (a machine-written header) is read as "Name: value", so its name is
+        the value's label and cue, as in any "key: value" line; offsets stay in the value."""
+        if not seg.label:
+            return self.scan_text(seg.text, index)
+        prefix = f"{seg.label}: "
+        shift = len(prefix)
+        return [
+            dataclasses.replace(f, start=f.start - shift, end=f.end - shift)
+            for f in self.scan_text(prefix + seg.text, index)
+            if f.start >= shift
+        ]
+
     # -- the pipeline -------------------------------------------------------------------------------
     def inspect(self, message: OutboundMessage) -> Verdict:
         started = time.perf_counter()
@@ -176,7 +190,7 @@ class Inspector:
             segments = list(extraction.segments)
             segments.extend(decoded_segments(segments))  # text the sender base64-encoded
             for i, seg in enumerate(segments):
-                findings.extend(self.scan_text(seg.text, i))
+                findings.extend(self._scan_segment(seg, i))
             self._scan_part_joins(segments, findings)
             findings = without_correspondents(findings, segments)  # their own addresses: not contacts
             for source, reason in extraction.unscannable:
