@@ -212,6 +212,8 @@ NOT_FOUND = [
     # a version number is not a Zoho token, a webhook URL with a placeholder is not a secret
     "release 1000.2 of the driver",
     "https://oapi.dingtalk.com/robot/send?access_token=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    # a generic header name is no provider's cue: the pack does not call this value Sendbird's
+    f"Api-Token: {rand(40, HEX)}",
     # weak formats with no cue
     rand(64, HEX),
     f"{rand(8, HEX)}:{rand(8, HEX)}",
