@@ -71,19 +71,19 @@ def test_weak_formats_are_found_next_to_their_provider(scored: dict[str, Counter
 @pytest.mark.parametrize(
     ("kind", "floor"),
     [
-        ("generic/password_prose", 0.95),
-        ("generic/password_assigned", 0.95),
-        ("generic/secret_assigned", 0.95),
-        ("generic/secret_sentence", 0.9),
-        ("generic/lone_token", 0.95),
-        ("generic/aws_pair", 0.95),
+        ("generic/password_prose", 0.97),
+        ("generic/password_assigned", 0.94),
+        ("generic/secret_assigned", 0.97),
+        ("generic/secret_sentence", 0.94),
+        ("generic/lone_token", 0.97),
+        ("generic/aws_pair", 0.97),
         ("generic/private_key", 1.0),
         ("generic/jwt", 1.0),
         ("generic/basic_auth", 1.0),
-        ("generic/punctuated_assigned", 0.95),
-        ("generic/shaped_assigned", 0.95),
-        ("generic/token_sentence", 0.95),
-        ("generic/curl", 0.95),
+        ("generic/punctuated_assigned", 0.97),
+        ("generic/shaped_assigned", 0.97),
+        ("generic/token_sentence", 0.97),
+        ("generic/curl", 0.97),
         ("generic/key_armour", 1.0),
         ("generic/jwt_unsigned", 1.0),
     ],
@@ -94,12 +94,12 @@ def test_generic_forms_meet_their_floor(scored: dict[str, Counter[str]], kind: s
 
 @pytest.mark.parametrize("form", ["bare", "sentence", "config"])
 def test_recall_by_form(scored: dict[str, Counter[str]], form: str) -> None:
-    assert rate(scored, f"form/{form}") >= 0.97, form
+    assert rate(scored, f"form/{form}") >= 0.99, form
 
 
 @pytest.mark.parametrize("kind", ["weak/lone_message", "weak/lone_pair", "weak/key_sentence"])
 def test_shapes_ids_share_are_found_at_low_confidence(scored: dict[str, Counter[str]], kind: str) -> None:
-    assert rate(scored, kind) >= 0.95, kind
+    assert rate(scored, kind) >= 0.9, kind
 
 
 def test_shapes_ids_share_are_never_held(scored: dict[str, Counter[str]]) -> None:
@@ -108,7 +108,7 @@ def test_shapes_ids_share_are_never_held(scored: dict[str, Counter[str]]) -> Non
 
 
 def test_overall_recall(scored: dict[str, Counter[str]]) -> None:
-    assert rate(scored, "all_positive") >= 0.98
+    assert rate(scored, "all_positive") >= 0.99
 
 
 def test_placeholders_examples_and_lookalikes_stay_unreported(scored: dict[str, Counter[str]]) -> None:
@@ -116,9 +116,9 @@ def test_placeholders_examples_and_lookalikes_stay_unreported(scored: dict[str, 
         k for k in scored["totals"] if k.startswith("negative/") and k != "negative/github_wrong_checksum"
     ]
     assert len(negatives) >= 10
-    assert rate(scored, "all_negative") <= 0.02
+    assert rate(scored, "all_negative") <= 0.01
     for kind in negatives:
-        assert rate(scored, kind) <= 0.2, kind
+        assert rate(scored, kind) <= 0.1, kind
 
 
 def test_a_wrong_github_checksum_is_never_a_verified_token(scored: dict[str, Counter[str]]) -> None:
