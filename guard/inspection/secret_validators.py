@@ -373,7 +373,13 @@ def secret_value(value: str) -> bool:
         return False
     if _id_secret_pair(v) or _symbol_rich(v) or generated_one_case(v) or _joined_one_case(v):
         return True
+    if _B64_BLOB.fullmatch(v) and v.count("/") <= len(v) // 16:
+        # base64 of random bytes may start with "/" or hold a few: not a path
+        return random_looking(v.replace("/", "").replace("+", "").rstrip("="), 24)
     return random_looking(v, 12)
+
+
+_B64_BLOB = re.compile(r"[A-Za-z0-9+/]{32,}={0,2}")
 
 
 _JOINED = re.compile(r"[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)+")

@@ -411,6 +411,15 @@ TOKEN_SENTENCES = (
     "bearer token = {v}",
     "token für das Staging: {v}",
 )
+# A key told in other languages (hex and UUIDs after "key" are low confidence, as in English).
+FOREIGN_KEY_SENTENCES = (
+    "Der API-Schlüssel für das Staging ist {v}.",
+    "la clé API du compte de test est {v}",
+    "la clave de API es {v}",
+    "la chiave API è {v}",
+    "a chave de API é {v}",
+    "de API-sleutel is {v}",
+)
 # Cue "key": values of these shapes are masked, not held (low confidence).
 KEY_SENTENCES = (
     "the reporting key for the staging account is {v} - please don't forward it",
@@ -446,6 +455,10 @@ def more_positives(g: Gen, per: int) -> None:
         g.pos(form.format(n=name, v=v), v, "generic/shaped_assigned", "config")
         v = SHAPED[g.rng.choice(["uuid", "one_case", "digits", "id_secret"])](g)
         g.pos(g.rng.choice(TOKEN_SENTENCES).format(v=v), v, "generic/token_sentence", "sentence")
+        v = one_case(g, g.rng.randrange(16, 40)) if g.rng.random() < 0.5 else g.mixed(g.rng.randrange(16, 40))
+        g.pos(
+            g.rng.choice(FOREIGN_KEY_SENTENCES).format(v=v), v, "generic/key_sentence_languages", "sentence"
+        )
         p = password(g) if g.rng.random() < 0.5 else g.mixed(16)
         text = g.rng.choice(CURL_FORMS).format(u=g.rng.choice(["deploy", "ci-bot", "elastic"]), p=p)
         g.pos(text, p, "generic/curl", "config")

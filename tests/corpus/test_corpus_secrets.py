@@ -83,6 +83,7 @@ def test_weak_formats_are_found_next_to_their_provider(scored: dict[str, Counter
         ("generic/punctuated_assigned", 0.97),
         ("generic/shaped_assigned", 0.97),
         ("generic/token_sentence", 0.97),
+        ("generic/key_sentence_languages", 0.97),
         ("generic/curl", 0.97),
         ("generic/key_armour", 1.0),
         ("generic/jwt_unsigned", 1.0),

@@ -175,6 +175,12 @@ FOUND_GENERIC = [
     # a one-case key with a prefix or separators, a bearer token on a continuation line
     (f"Use {PREFIXED} as the API key in the config.", PREFIXED),
     (f'curl https://api.internal/v1 -H "Authorization: Bearer \\\n  {BEARER}"', BEARER),
+    # a key told in German, French, Spanish, Italian, Portuguese, Dutch
+    (f"Der API-Schlüssel ist {LOWER}, bitte nicht weitergeben.", LOWER),
+    (f"la clé API est {LOWER}", LOWER),
+    (f"la chiave è {LOWER}", LOWER),
+    (f"a chave de API é {LOWER}", LOWER),
+    (f"de sleutel is {LOWER}", LOWER),
     # a generated token in running text with no cue at all
     (f"Can you rotate this one? {BEARER} leaked in the build log.", BEARER),
 ]
@@ -282,6 +288,8 @@ NOT_FOUND = [
     "single-threaded",
     "v2.14.3-rc1",
     "the token is linux-image-6.1.0-13-amd64 now",
+    "la clé est dans le tiroir de la cuisine, le code est sur la porte",
+    "Der Schlüssel liegt unter der Matte.",
     # names from source code in a changelog are not tokens
     "\t* libtiff/tif_dirread.c (TIFFReadDirEntryCheckRangeSlongSlong8): Change the test.",
     "    Replace fbCompositeSrc_x888x0565neon with a generic path",
