@@ -29,6 +29,26 @@ def _count(line: str, delim: str, upto: int | None = None) -> int:
     return n
 
 
+def _positions(line: str, delim: str) -> list[int]:
+    """Offsets of the delimiters outside double quotes in `line` (`_count` of a prefix is the
+    number of these before its end)."""
+    if '"' not in line:
+        out = []
+        i = line.find(delim)
+        while i != -1:
+            out.append(i)
+            i = line.find(delim, i + 1)
+        return out
+    out = []
+    quoted = False
+    for i, c in enumerate(line):
+        if c == '"':
+            quoted = not quoted
+        elif c == delim and not quoted:
+            out.append(i)
+    return out
+
+
 def _split(line: str, delim: str) -> list[str]:
     cells: list[str] = []
     cur: list[str] = []
@@ -68,6 +88,8 @@ class TableContext:
         self._has_table = "\t" in text or any(text.count(d) >= 4 for d in ("|", ";", ","))
         self._cache: dict[int, list[str] | None] = {}
         self._lines: dict[int, tuple[str, str | None, int]] = {}
+        # Per table row: (indentation, delimiter offsets outside quotes), for header_for.
+        self._rows: dict[int, tuple[int, list[int]]] = {}
 
     @property
     def has_table(self) -> bool:
@@ -117,8 +139,14 @@ class TableContext:
         cells = self._cells_for_line(text, ls, delim, count)
         if not cells:
             return None
-        indent = len(text[ls : self.line_end(ls)]) - len(text[ls : self.line_end(ls)].lstrip(" \t"))
-        col = _count(line, delim, max(0, pos - ls - indent))
+        row = self._rows.get(ls)
+        if row is None:
+            raw = text[ls : self.line_end(ls)]
+            row = (len(raw) - len(raw.lstrip(" \t")), _positions(line, delim))
+            self._rows[ls] = row
+        indent, positions = row
+        # Delimiters before offset `upto` of the line: the value's column.
+        col = bisect_left(positions, max(0, pos - ls - indent))
         return cells[col] if col < len(cells) else None
 
     def cell_bounds(self, text: str, start: int, end: int) -> tuple[int, int] | None:
