@@ -13,8 +13,9 @@ The regex detectors PHONE_NANP and PHONE_INTERNATIONAL keep the two shapes that 
 (North American layouts, +country code), so the engine leaves those runs to them.
 Confidence: a separated number (or one dialled with 00) is medium, a cue word ("phone", "Tel.",
 "mobile", "Handy", "téléphone", "teléfono", ...) makes it high; a plain digit run is low and is only
-taken with a trunk prefix at a phone's usual length (10-11 digits), with a cue, or alone on its line
-or in its cell at 10-13 digits (`guard.inspection.lone`: "5321234567" pasted on its own, at low);
+taken with a trunk prefix at a phone's usual length (10-11 digits), with a cue, or - when the rule
+says `lone:` - alone on its line or in its cell at 10-13 digits (`guard.inspection.lone`:
+"5321234567" pasted on its own, at the rule's lone confidence);
 a run labelled as something else ("order", "invoice", "tracking", ...) is dropped.
 Two more written forms: a separated number glued to the word before it ("is415-555-0132", a missing
 space) counts when its digits alone are a valid number in a phone's layout (a plain run glued to
@@ -228,7 +229,9 @@ class PhoneFinder:
                 confirmed = list(self._confirm(cd, text, low, tables, s, e, region, glued))
                 for ms, me, why, score in confirmed:
                     taken = me
-                    yield Candidate(cd.det, ms, me, text[ms:me], score, why)
+                    # Carried by the lone-value rule: the confidence its `lone:` gives (else the score's).
+                    level = (cd.det.lone.confidence or "") if cd.det.lone and _LONE_WHY in why else ""
+                    yield Candidate(cd.det, ms, me, text[ms:me], score, why, level)
                 if confirmed:
                     break
 
@@ -367,6 +370,9 @@ def _country_code(raw: str) -> int | None:
     return code if phonenumbers.region_code_for_country_code(code) != "ZZ" and code != 1 else None
 
 
+_LONE_WHY = "plain digits alone on their line: at the threshold"
+
+
 def _evidence(
     cd: CompiledDetector, text: str, low: str, tables: TableContext, s: int, raw: str
 ) -> tuple[list[str], float] | None:
@@ -401,15 +407,15 @@ def _evidence(
         score = det.threshold
         why.append(f"plain digits: {score:.2f}")
     elif (
-        10 <= len(raw) <= _MAX_NATIONAL
+        det.lone is not None
+        and 10 <= len(raw) <= _MAX_NATIONAL
         and lone_span(text, s, s + len(raw), tables)
         and (cd.negative is None or not cd.negative.search(low, max(0, s - det.negative_context.before), s))
     ):
         # Alone on its line or in its cell, at a mobile number's length, and no label on the line
-        # before: nothing says it is anything else (guard.inspection.lone). Low: the score stays
-        # under the medium band.
+        # before: nothing says it is anything else (the rule's `lone:`, guard.inspection.lone).
         score = det.threshold
-        why.append(f"plain digits alone on their line: {score:.2f}")
+        why.append(_LONE_WHY)
     else:
         return None
     if cue is not None:

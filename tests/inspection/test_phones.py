@@ -166,3 +166,25 @@ def test_a_country_code_written_with_a_dash(inspector: Inspector, region: str) -
 @pytest.mark.parametrize("text", ["ref 12-345-678-9012", "build 99-123-456-7890", "on 20-11-2026"])
 def test_dashed_groups_that_are_no_valid_international_number(inspector: Inspector, text: str) -> None:
     assert [f for f in inspector.scan_text(text) if f.type == "PHONE"] == []
+
+
+def test_the_lone_reading_is_the_rules_to_switch_off(tmp_path: pytest.TempPathFactory) -> None:
+    """`lone:` on PHONE_NUMBER is data: a local override without it takes plain digits alone on
+    their line as before (a trunk prefix or a cue needed)."""
+    import yaml
+
+    from guard.inspection.rules import shipped_rules_dir
+
+    pack = yaml.safe_load((shipped_rules_dir() / "contact.yaml").read_text(encoding="utf-8"))
+    record = next(d for d in pack["detectors"] if d["id"] == "PHONE_NUMBER")
+    record.pop("lone")
+    local = tmp_path / "local"  # type: ignore[operator]
+    local.mkdir()
+    (local / "phones.yaml").write_text(yaml.safe_dump({"version": 1, "detectors": [record]}))
+    value = _national_mobile("GB")
+    plain = Inspector.from_settings(
+        load_settings(None, data_dir=str(tmp_path), rules={"hash_key": "t", "local_dir": str(local)})
+    )
+    assert [f for f in plain.scan_text(value) if f.type == "PHONE"] == []
+    shipped = Inspector.from_settings(load_settings(None, data_dir=str(tmp_path), rules={"hash_key": "t"}))
+    assert [(f.type, f.confidence) for f in shipped.scan_text(value)] == [("PHONE", "low")]
