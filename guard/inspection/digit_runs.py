@@ -18,16 +18,20 @@ never change what is found, only what is tried.
 
 from __future__ import annotations
 
+import importlib
 import re
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
-try:  # the stdlib's own regex parser, used here only to read a pattern's structure
-    import re._constants as _c
-    import re._parser as _p
+# The stdlib's own regex parser, used here only to read a pattern's structure; untyped (its tuples
+# are whatever the parser builds), hence Any.
+try:
+    _c: Any = importlib.import_module("re._constants")
+    _p: Any = importlib.import_module("re._parser")
 except ImportError:  # pragma: no cover - Python < 3.11
-    import sre_constants as _c  # type: ignore[no-redef]
-    import sre_parse as _p  # type: ignore[no-redef]
+    _c = importlib.import_module("sre_constants")
+    _p = importlib.import_module("sre_parse")
 
 #: Most non-digits allowed between two digits of one run (the widest separator a shipped pattern
 #: allows is a line break with indentation and a quote marker, nine characters).
@@ -98,19 +102,19 @@ def _chars(chars: frozenset[int]) -> _Shape:
     return _Shape(0, 1, 1, 0, 1)  # may be a non-digit (whether or not it may also be a digit)
 
 
-def _class(items: list[tuple[object, object]]) -> frozenset[int]:
+def _class(items: Any) -> frozenset[int]:
     out: set[int] = set()
     negate = False
     for op, av in items:
         if op is _c.NEGATE:
             negate = True
         elif op is _c.LITERAL:
-            out.add(int(av))  # type: ignore[call-overload]
+            out.add(int(av))
         elif op is _c.RANGE:
-            lo, hi = av  # type: ignore[misc]
+            lo, hi = av
             out.update(range(lo, min(hi, 127) + 1))
         elif op is _c.CATEGORY:
-            out |= _CATEGORY.get(av, _ASCII)  # type: ignore[call-overload]
+            out |= _CATEGORY.get(av, _ASCII)
         else:
             raise _Unknown(f"class item {op}")
     chars = frozenset(c for c in out if c < 128)
@@ -138,28 +142,28 @@ def _repeat(x: _Shape, lo: int, hi: int) -> _Shape:
     return _Shape(max(out.digits, min(INF, lo * x.digits)), out.pre, out.suf, out.gap, out.bare)
 
 
-def _shape(items: object) -> _Shape:
+def _shape(items: Any) -> _Shape:
     out = _EMPTY
-    for op, av in items:  # type: ignore[attr-defined]
+    for op, av in items:
         if op is _c.LITERAL:
-            part = _chars(frozenset([int(av)]) if av < 128 else frozenset())  # type: ignore[operator]
+            part = _chars(frozenset([int(av)]) if av < 128 else frozenset())
         elif op is _c.NOT_LITERAL:
-            part = _chars(_ASCII - {int(av)})  # type: ignore[call-overload]
+            part = _chars(_ASCII - {int(av)})
         elif op is _c.IN:
-            part = _chars(_class(av))  # type: ignore[arg-type]
+            part = _chars(_class(av))
         elif op is _c.ANY:
             raise _Unknown("any character")
         elif op is _c.AT:
             part = _EMPTY
         elif op is _c.SUBPATTERN:
-            part = _shape(av[-1])  # type: ignore[index]
+            part = _shape(av[-1])
         elif op is _c.BRANCH:
-            branches = [_shape(b) for b in av[1]]  # type: ignore[index]
+            branches = [_shape(b) for b in av[1]]
             part = branches[0]
             for b in branches[1:]:
                 part = _alt(part, b)
         elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT):
-            lo, hi, sub = av  # type: ignore[misc]
+            lo, hi, sub = av
             part = _repeat(_shape(sub), lo, INF if hi is _c.MAXREPEAT else hi)
         else:
             raise _Unknown(f"construct {op}")
@@ -209,26 +213,26 @@ def _streak_chars(chars: frozenset[int]) -> _Streak:
     return _ONE_DIGIT if chars and chars <= _DIGITS else _OTHER
 
 
-def _streak(items: object) -> _Streak:
+def _streak(items: Any) -> _Streak:
     out = _NO_STREAK
-    for op, av in items:  # type: ignore[attr-defined]
+    for op, av in items:
         if op is _c.LITERAL:
-            part = _ONE_DIGIT if int(av) in _DIGITS else _OTHER  # type: ignore[call-overload]
+            part = _ONE_DIGIT if int(av) in _DIGITS else _OTHER
         elif op in (_c.NOT_LITERAL, _c.ANY):
             part = _OTHER
         elif op is _c.IN:
-            part = _streak_chars(_class(av))  # type: ignore[arg-type]
+            part = _streak_chars(_class(av))
         elif op is _c.AT:
             part = _NO_STREAK
         elif op is _c.SUBPATTERN:
-            part = _streak(av[-1])  # type: ignore[index]
+            part = _streak(av[-1])
         elif op is _c.BRANCH:
-            branches = [_streak(b) for b in av[1]]  # type: ignore[index]
+            branches = [_streak(b) for b in av[1]]
             part = branches[0]
             for b in branches[1:]:
                 part = _streak_alt(part, b)
         elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT):
-            lo, hi, sub = av  # type: ignore[misc]
+            lo, hi, sub = av
             x = _streak(sub)
             part = _NO_STREAK
             for _ in range(min(lo, _MAX_UNROLL)):
@@ -243,7 +247,7 @@ def _streak(items: object) -> _Streak:
     return out
 
 
-def _parse(regex: str) -> object | None:
+def _parse(regex: str) -> Any:
     if "{," in regex or "\\p" in regex or "\\P" in regex or "[:" in regex or "\\C" in regex:
         return None  # RE2 and Python read these differently: not analysed
     try:
