@@ -87,9 +87,8 @@ def _trie(words: set[str]) -> str:
 
 
 _UNANCHORED = re2._Anchor.UNANCHORED
-_PREFILTER_MIN = 8 * 1024
-_PREFILTER_MAX = 64 * 1024
-_PREFILTER_OVERLAP = 4 * 1024
+_LITERAL_CHUNK = 64 * 1024
+_LITERAL_OVERLAP = 4 * 1024
 
 
 class CompiledDetector:
@@ -492,8 +491,10 @@ def resolve_overlaps(cands: list[Candidate]) -> list[Candidate]:
 class DetectionEngine:
     """All enabled detectors, compiled once; `find(text)` is pure and thread-safe.
 
-    A single RE2 set of every pattern first tells which patterns match anywhere in the text;
-    only those are then run to find their spans.
+    Two RE2 sets of plain strings tell which literals and cue words occur; only the detectors
+    they wake run, and a numeric pattern only where a digit run is long enough for it. (An RE2
+    set of every pattern was tried first: its DFA over hundreds of patterns is rebuilt for every
+    unseen text, costing more than the patterns it skips and up to 256 MB per process.)
     """
 
     def __init__(self, detectors: list[Detector], custom_engines: dict[str, Any] | None = None) -> None:
@@ -503,21 +504,6 @@ class DetectionEngine:
         for det in detectors:
             custom = engines.get(det.engine) if det.engine != REGEX_ENGINE else None
             self.detectors.append(CompiledDetector(det, custom))
-        self._index: list[tuple[int, int]] = []  # set index -> (detector index, pattern index)
-        self._set: Any = None
-        options = re2_options()
-        options.max_mem = 256 << 20
-        prefilter = re2.Set.SearchSet(options)
-        try:
-            for di, cd in enumerate(self.detectors):
-                for pi, src in enumerate(cd.sources):
-                    if prefilter.Add(src) < 0:
-                        raise ValueError(src)
-                    self._index.append((di, pi))
-            prefilter.Compile()
-            self._set = prefilter
-        except Exception:  # a set that cannot be built only costs speed: every pattern runs
-            self._set = None
         self._build_literal_sets()
         self._build_gates()
 
@@ -549,30 +535,6 @@ class DetectionEngine:
     def __len__(self) -> int:
         return len(self.detectors)
 
-    def _matching_patterns(self, btext: bytes) -> dict[int, set[int]] | None:
-        """Which patterns match anywhere, from the RE2 set, in overlapping chunks.
-
-        The set's DFA may give up on a very long input and then reports "no match", so it only
-        ever sees chunks of at most _PREFILTER_MAX bytes; chunks overlap by _PREFILTER_OVERLAP so
-        that no match shorter than that is cut in two. Longer matches (a PEM block) have literal
-        anchors that the per-chunk set still sees. None means: run every pattern.
-        """
-        if self._set is None or len(btext) < _PREFILTER_MIN:
-            return None
-        wanted: dict[int, set[int]] = {}
-        n = len(btext)
-        step = _PREFILTER_MAX - _PREFILTER_OVERLAP
-        start = 0
-        while True:
-            chunk = btext if n <= _PREFILTER_MAX else btext[start : start + _PREFILTER_MAX]
-            for k in self._set.Match(chunk) or ():
-                di, pi = self._index[k]
-                wanted.setdefault(di, set()).add(pi)
-            start += step
-            if n <= _PREFILTER_MAX or start >= n - _PREFILTER_OVERLAP:
-                break
-        return wanted
-
     def _build_literal_sets(self) -> None:
         """Two RE2 sets of plain strings: which literals and cue words occur, in one pass each."""
         sensitive: list[str] = []
@@ -598,8 +560,8 @@ class DetectionEngine:
         out = []
         for (lset, words), data in zip(self._literal_sets, (btext, blow), strict=True):
             found: set[str] = set()
-            for start in range(0, max(len(data), 1), _PREFILTER_MAX - _PREFILTER_OVERLAP):
-                for k in lset.Match(data[start : start + _PREFILTER_MAX]) or ():
+            for start in range(0, max(len(data), 1), _LITERAL_CHUNK - _LITERAL_OVERLAP):
+                for k in lset.Match(data[start : start + _LITERAL_CHUNK]) or ():
                     found.add(words[k])
             out.append(found)
         return out[0], out[1]
@@ -610,7 +572,6 @@ class DetectionEngine:
             low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
         btext = text.encode("ascii", "replace")
         tables = TableContext(text)
-        wanted = self._matching_patterns(btext)
         present = self._present_literals(btext, low.encode("ascii", "replace"))
         digits = digit_profile(btext)
         found: list[Candidate] = []
@@ -630,8 +591,6 @@ class DetectionEngine:
                 or not (lone_here or cd.cue_possible(low, tables))
             ):
                 continue
-            elif wanted is None:
+            else:
                 found.extend(cd.candidates(text, btext, low, tables, present, None, digits))
-            elif di in wanted:
-                found.extend(cd.candidates(text, btext, low, tables, present, wanted[di], digits))
         return resolve_overlaps(found)
