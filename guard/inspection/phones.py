@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import phonenumbers
 import re2
 from phonenumbers import Leniency, PhoneMetadata, PhoneNumberMatcher
+from phonenumbers import re_util as phone_re_util
 
 from guard.config import DEFAULT_PHONE_REGIONS
 from guard.inspection.lone import lone_span
@@ -172,6 +173,15 @@ def _warm_up(regions: tuple[str, ...]) -> None:
             _matches(f"tel {national} ", region)
 
 
+def _keep_compiled_patterns() -> None:
+    """phonenumbers compiles its metadata regexes with re.compile, whose cache holds 512; over the
+    default forty regions they fall out of it and were compiled again for many numbers (a third of
+    this engine's time). Its own cache keeps each one (a few thousand at most, once per process)."""
+    enable = getattr(phone_re_util, "enable_pattern_cache", None)
+    if enable is not None:
+        enable()
+
+
 class PhoneFinder:
     """The `phonenumbers` engine for one set of regions (callable like any registered engine)."""
 
@@ -182,6 +192,7 @@ class PhoneFinder:
             raise ValueError(f"unknown phone region(s): {', '.join(unknown)}")
         # 00 + country code is read by the matcher in a region that dials abroad with 00.
         self.idd00 = next((r for r in self.regions if _dials_00(r)), "DE")
+        _keep_compiled_patterns()
         _warm_up(tuple(dict.fromkeys(_plans(self.regions).regions)))  # compile now, not on the first messages
 
     def __call__(
