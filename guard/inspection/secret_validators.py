@@ -132,18 +132,22 @@ def _longest_run(value: str) -> int:
 _STUTTER = re.compile(r"(.{3,8})\1\1")
 
 
-def is_placeholder(value: str) -> bool:
-    """A documentation example, a template slot, an environment reference or a typed-in dummy."""
-    v = value.strip().strip("\"'`")
-    low = v.lower()
-    if not v or low in _PLACEHOLDER_EXACT:
-        return True
-    if _TEMPLATE.match(v) or _ENV_CALL.search(v):
+def _marked_as_example(v: str, low: str) -> bool:
+    """Empty, a known dummy, a template slot or environment reference, or a word that marks an
+    example (EXAMPLE, your-, fake, xxxx): shared by both placeholder tests below."""
+    if not v or low in _PLACEHOLDER_EXACT or _TEMPLATE.match(v) or _ENV_CALL.search(v):
         return True
     if any(w in low for w in _PLACEHOLDER_WORDS):
         return True
     words = [w.lower() for w in _CASE_WORD.findall(v)]
-    if any(w.startswith(_PLACEHOLDER_SHORT) and (len(w) < 9 or w[:4] in ("your", "fake")) for w in words):
+    return any(w.startswith(_PLACEHOLDER_SHORT) and (len(w) < 9 or w[:4] in ("your", "fake")) for w in words)
+
+
+def is_placeholder(value: str) -> bool:
+    """A documentation example, a template slot, an environment reference or a typed-in dummy."""
+    v = value.strip().strip("\"'`")
+    low = v.lower()
+    if _marked_as_example(v, low):
         return True
     if v.endswith("..") or "..." in v:
         return True
@@ -781,12 +785,7 @@ def obvious_placeholder(value: str) -> bool:
     documented length, a readable body is a test token someone may still leak."""
     v = value.strip().strip("\"'`")
     low = v.lower()
-    if not v or low in _PLACEHOLDER_EXACT or _TEMPLATE.match(v) or _ENV_CALL.search(v):
-        return True
-    if any(w in low for w in _PLACEHOLDER_WORDS):
-        return True
-    words = [w.lower() for w in _CASE_WORD.findall(v)]
-    if any(w.startswith(_PLACEHOLDER_SHORT) and (len(w) < 9 or w[:4] in ("your", "fake")) for w in words):
+    if _marked_as_example(v, low):
         return True
     if v.startswith("<") or v.endswith((">", "..", "]")) or "..." in v:
         return True
