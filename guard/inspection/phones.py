@@ -263,12 +263,7 @@ class PhoneFinder:
         from guard.inspection.detect import Candidate
 
         raw = text[s:e]
-        digits = "".join(c for c in raw if c.isdigit())
-        try:
-            number = phonenumbers.parse("+" + digits if code is not None else digits, None if code else "US")
-        except phonenumbers.NumberParseException:
-            return None
-        if not phonenumbers.is_valid_number(number) or (code is not None and number.country_code != code):
+        if not _valid_whole("".join(c for c in raw if c.isdigit()), code):
             return None
         scored = _evidence(cd, text, low, tables, s, raw)
         if scored is None:
@@ -313,6 +308,17 @@ def _matches(window: str, region: str) -> tuple[tuple[int, int, str], ...]:
     )
 
 
+@lru_cache(maxsize=4096)
+def _valid_whole(digits: str, code: int | None) -> bool:
+    """libphonenumber's validity of `digits` read with calling code `code` (its first digits), or
+    in the US plan when None. Cached: a pure function of its arguments, and parsing is slow."""
+    try:
+        number = phonenumbers.parse("+" + digits if code is not None else digits, None if code else "US")
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number) and (code is None or number.country_code == code)
+
+
 # Small checks on a run already cut out (a few dozen characters): stdlib re, no backtracking.
 _DATE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
 _GROUP = re.compile(r"\d+")
@@ -321,9 +327,11 @@ _MAX_REGIONS = 3  # matcher attempts per run: the first regions (in configured o
 _NOT_PHONE_LAYOUTS = ((3, 2, 4), (4, 4, 4), (4, 4, 4, 4))
 
 
+@lru_cache(maxsize=8192)
 def _shape(raw: str) -> str | None:
     """How the run is written ("international", "separated", "plain"), or None when it cannot be a
-    phone number: too few or too many digits, or a date."""
+    phone number: too few or too many digits, or a date. Cached: a run is shaped up to three times
+    (found, glued check, scored) and the same runs recur across messages."""
     n = sum(c.isdigit() for c in raw)
     stripped = raw.lstrip("( ")
     if stripped.startswith("+") or (stripped.startswith("00") and not stripped.startswith("000")):
@@ -338,6 +346,7 @@ def _shape(raw: str) -> str | None:
 _NANP_LAYOUTS = ((3, 3, 4), (10,), (1, 3, 3, 4), (11,), (3, 7))
 
 
+@lru_cache(maxsize=8192)
 def _nanp_shaped(raw: str) -> bool:
     """Written like a North American number: PHONE_NANP (a regex detector) reports these, even
     where the area code is not assigned, so the engine leaves them alone."""
@@ -353,7 +362,9 @@ def _nanp_shaped(raw: str) -> bool:
     )
 
 
+@lru_cache(maxsize=8192)
 def _layout(raw: str) -> tuple[int, ...]:
+    """Digit group lengths of a run ("0171 234 5678" -> (4, 3, 4)); cached, a pure function."""
     return tuple(len(g) for g in _GROUP.findall(raw))
 
 
@@ -371,6 +382,7 @@ def _glued(text: str, s: int) -> bool | None:
 _CC_DASH = re.compile(r"(\d{1,3})-\d{1,5}(?:[-. ]\d{2,8}){1,4}")
 
 
+@lru_cache(maxsize=8192)
 def _country_code(raw: str) -> int | None:
     """The calling code of a number written "cc-area-exchange-line" ("44-20-7946-0958", "91-..."),
     or None: a dashed 1-3 digit group in front, at least two groups after it, 9-15 digits in all."""
@@ -398,8 +410,8 @@ def _evidence(
     if cd.context is not None:
         for m in cd.context.finditer(low, max(line_start, s - det.context.before), s):
             cue = m
-        header = tables.header_for(text, s)
-        if cue is None and header is not None:
+        header = tables.header_for(text, s) if cue is None else None  # only a cue's stand-in
+        if header is not None:
             cue = cd.context.search(header)
     if cd.negative is not None:
         last = None
