@@ -13,25 +13,13 @@ _DELIMS = ("\t", "|", ";", ",")
 _MAX_HEADER_CELL = 40
 
 
-def _count(line: str, delim: str, upto: int | None = None) -> int:
-    """Delimiters outside double quotes in line[:upto]."""
-    if '"' not in line:
-        return line.count(delim, 0, len(line) if upto is None else upto)
-    n = 0
-    quoted = False
-    for i, c in enumerate(line):
-        if upto is not None and i >= upto:
-            break
-        if c == '"':
-            quoted = not quoted
-        elif c == delim and not quoted:
-            n += 1
-    return n
+def _count(line: str, delim: str) -> int:
+    """Delimiters outside double quotes in `line`."""
+    return line.count(delim) if '"' not in line else len(_positions(line, delim))
 
 
 def _positions(line: str, delim: str) -> list[int]:
-    """Offsets of the delimiters outside double quotes in `line` (`_count` of a prefix is the
-    number of these before its end)."""
+    """Offsets of the delimiters outside double quotes in `line`."""
     if '"' not in line:
         out = []
         i = line.find(delim)
